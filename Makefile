@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.recsearch-installed
+# torch first, pinned: a bare `torch` requirement would pull a CUDA build of several GB.
+TORCH := torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml requirements/constraints.txt | $(PY)
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -c requirements/constraints.txt -e ".[postgres,lightgbm]" --group test
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m recsearch.demo
+
+test: $(STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,493 @@
+"""Torch-free description of one CTR model: the contract between ``spaces`` and ``objectives``.
+
+A :class:`ModelSpec` says everything needed to build and train a model:
+
+- ``embedding``: a dimension per sparse field, or per frequency group of a field (NIS multi-size
+  embedding: the field's values ranked by training frequency, most frequent first, cut into
+  ``len(dims)`` groups of equal numbers of values; each group has its own dimension). Dimension 0
+  drops the field (or the group, whose values then embed as zeros). Where an interaction needs equal
+  widths, mixed dimensions are projected to ``embedding.interaction_dim``.
+- ``linear``: a first-order (logistic regression) term over the sparse fields and dense features.
+- ``interaction``: explicit feature interactions whose scalar outputs are added to the logit: a set
+  of field pairs, each with its own function (AutoFIS / SIF / AutoFeature), and higher-order field
+  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup).
+- ``blocks``: an AutoCTR / NASRec DAG of interaction blocks. Block ``i`` reads the raw dense
+  features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
+  listed in ``inputs``. The head reads every block output that no later block consumes. With no
+  blocks, the head reads the flattened embeddings and the dense features (the DNN of DeepFM).
+- ``head``: the MLP on top (``widths=()`` means no deep part when there are no blocks, or a single
+  linear layer over the block outputs when there are), then one output unit.
+- ``loss``: non-negative weights over BCE, focal, hinge and squared error on the probability.
+- ``training``: optimizer and schedule.
+
+The logit is ``linear + interaction + head`` over whichever parts are present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+
+from recsearch.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from recsearch.data.schema import Schema
+
+PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
+PAIR_FUNCTIONS: tuple[str, ...] = ("inner", "hadamard", "plus", "max", "min", "concat", "outer")
+"""Interaction functions of a field pair, each producing one scalar added to the logit.
+
+``inner``: <e_i, e_j>. ``hadamard``: w . (e_i * e_j). ``plus``/``max``/``min``: w . op(e_i, e_j).
+``concat``: a small MLP on [e_i, e_j]. ``outer``: the outer product e_i e_j^T projected by a learned
+matrix, <W, e_i e_j^T>.
+"""
+
+BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention"]
+BLOCK_TYPES: tuple[str, ...] = ("mlp", "fm", "dot", "efc", "cross", "attention")
+"""AutoCTR block types.
+
+``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
+(``0.5 * ((sum e)^2 - sum e^2)``) of the inputs projected to ``dim``. ``dot``: the pairwise dot
+products of the inputs. ``efc``: a learned linear mix of the input embeddings over the field axis
+into ``dim`` new embeddings. ``cross``: a DCN cross network (``cross_version`` 1 or 2) of
+``layers`` layers over the flattened inputs. ``attention``: AutoInt multi-head self-attention of
+``layers`` layers and ``heads`` heads over the input embeddings.
+"""
+
+LOSSES: tuple[str, ...] = ("bce", "focal", "hinge", "mse")
+OPTIMIZERS: tuple[str, ...] = ("adam", "adagrad", "sgd")
+
+
+def _check_choice(owner: str, name: str, value: object, choices: tuple[object, ...]) -> None:
+    if value not in choices:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be among {choices}. Got {value!r} instead."
+        )
+
+
+def _check_range(owner: str, name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be in [{low}, {high}]. Got {value!r} instead."
+        )
+
+
+@dataclass(frozen=True)
+class FieldEmbedding:
+    """Embedding dimensions of one sparse field.
+
+    Attributes:
+        field: Field name.
+        dims: One dimension (a plain embedding) or one per frequency group, most frequent group
+            first (NIS). ``(0,)`` drops the field.
+
+    Example:
+        >>> FieldEmbedding("item_id", (32, 8, 2))
+        FieldEmbedding(field='item_id', dims=(32, 8, 2))
+    """
+
+    field: str
+    dims: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.dims or any(int(d) < 0 for d in self.dims):
+            raise InvalidParameterError(
+                f"The 'dims' of FieldEmbedding {self.field!r} must be non-negative integers, "
+                f"at least one. Got {self.dims!r} instead."
+            )
+
+    @property
+    def dropped(self) -> bool:
+        """Whether every group has dimension 0 (the field is not used)."""
+        return all(d == 0 for d in self.dims)
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """Per-field embedding sizes.
+
+    Attributes:
+        default_dim: Dimension of every sparse field not listed in ``fields``.
+        fields: Per-field overrides.
+        interaction_dim: Common width that mixed dimensions are projected to where an interaction
+            needs equal widths; ``None`` means the largest dimension in use.
+
+    Example:
+        >>> EmbeddingSpec(default_dim=16, fields=(FieldEmbedding("zip", (0,)),)).dims_of("zip")
+        (0,)
+    """
+
+    default_dim: int = 16
+    fields: tuple[FieldEmbedding, ...] = ()
+    interaction_dim: int | None = None
+
+    def dims_of(self, name: str) -> tuple[int, ...]:
+        """The dimensions of field ``name`` (the default when it is not listed)."""
+        for fe in self.fields:
+            if fe.field == name:
+                return fe.dims
+        return (self.default_dim,)
+
+
+@dataclass(frozen=True)
+class PairInteraction:
+    """One interacting pair of fields and its function.
+
+    Example:
+        >>> PairInteraction(("user_id", "item_id"), "hadamard")
+        PairInteraction(fields=('user_id', 'item_id'), function='hadamard')
+    """
+
+    fields: tuple[str, str]
+    function: PairFunction = "inner"
+
+    def __post_init__(self) -> None:
+        _check_choice("PairInteraction", "function", self.function, PAIR_FUNCTIONS)
+        if len(self.fields) != 2 or self.fields[0] == self.fields[1]:
+            raise InvalidParameterError(
+                f"The 'fields' of PairInteraction must be two different fields. "
+                f"Got {self.fields!r} instead."
+            )
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """A higher-order interaction: ``sum_d((sum_i e_i)^order - sum_i e_i^order)`` over the group.
+
+    Example:
+        >>> FieldGroup(("age", "gender", "occupation"), order=3)
+        FieldGroup(fields=('age', 'gender', 'occupation'), order=3)
+    """
+
+    fields: tuple[str, ...]
+    order: int = 2
+
+    def __post_init__(self) -> None:
+        if self.order < 2 or len(self.fields) < 2:
+            raise InvalidParameterError(
+                f"A FieldGroup needs order >= 2 and at least two fields. "
+                f"Got order={self.order}, fields={self.fields!r} instead."
+            )
+
+
+@dataclass(frozen=True)
+class InteractionSpec:
+    """Explicit feature interactions added to the logit.
+
+    Attributes:
+        pairs: Interacting pairs, each with its function. ``None`` means every pair of sparse
+            fields with the inner product (a factorization machine).
+        groups: Higher-order field groups (AutoGroup).
+
+    Example:
+        >>> InteractionSpec(pairs=(PairInteraction(("a", "b")),)).all_pairs
+        False
+    """
+
+    pairs: tuple[PairInteraction, ...] | None = None
+    groups: tuple[FieldGroup, ...] = ()
+
+    @property
+    def all_pairs(self) -> bool:
+        """Whether every pair interacts by inner product (FM)."""
+        return self.pairs is None
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block of an AutoCTR interaction DAG.
+
+    Attributes:
+        type: Block type (see ``BLOCK_TYPES``).
+        dense_input: Reads the raw dense (numeric) features.
+        sparse_input: Reads the raw sparse embeddings.
+        inputs: Indices of earlier blocks whose outputs this block reads.
+        units: Width of each ``mlp`` layer.
+        layers: Number of layers (``mlp``, ``cross``, ``attention``).
+        dim: Output dimension of ``fm`` and number of output embeddings of ``efc``.
+        heads: Attention heads.
+        cross_version: 1 (DCN) or 2 (DCN-V2).
+
+    Example:
+        >>> BlockSpec("cross", dense_input=True, sparse_input=True, layers=3)
+        BlockSpec(type='cross', dense_input=True, sparse_input=True, inputs=(), units=256, \
+layers=3, dim=16, heads=2, cross_version=1)
+    """
+
+    type: BlockType
+    dense_input: bool = False
+    sparse_input: bool = True
+    inputs: tuple[int, ...] = ()
+    units: int = 256
+    layers: int = 1
+    dim: int = 16
+    heads: int = 2
+    cross_version: int = 1
+
+    def __post_init__(self) -> None:
+        _check_choice("BlockSpec", "type", self.type, BLOCK_TYPES)
+        _check_choice("BlockSpec", "cross_version", self.cross_version, (1, 2))
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The MLP on top of the model.
+
+    Example:
+        >>> HeadSpec(widths=(400, 400, 400), dropout=0.1).depth
+        3
+    """
+
+    widths: tuple[int, ...] = (256, 128)
+    dropout: float = 0.0
+    batch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        _check_range("HeadSpec", "dropout", self.dropout, 0.0, 0.99)
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers."""
+        return len(self.widths)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss mixture: non-negative weights over BCE, focal, hinge and MSE on the probability.
+
+    Example:
+        >>> LossSpec(bce=0.5, focal=0.5, focal_gamma=2.0).active
+        ('bce', 'focal')
+    """
+
+    bce: float = 1.0
+    focal: float = 0.0
+    hinge: float = 0.0
+    mse: float = 0.0
+    focal_gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in LOSSES:
+            if getattr(self, name) < 0:
+                raise InvalidParameterError(
+                    f"The {name!r} weight of LossSpec must be non-negative. "
+                    f"Got {getattr(self, name)!r} instead."
+                )
+        if sum(getattr(self, name) for name in LOSSES) <= 0:
+            raise InvalidParameterError("LossSpec needs at least one positive loss weight.")
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """Names of the losses with a positive weight."""
+        return tuple(name for name in LOSSES if getattr(self, name) > 0)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Optimizer and schedule.
+
+    Attributes:
+        epochs: Epoch budget (fractional allowed); a trainer budget may cut it further.
+        patience: Early stopping after this many evaluations without a better validation logloss.
+        grad_clip: Gradient-norm clip; 0 disables it.
+
+    Example:
+        >>> TrainingSpec(optimizer="adagrad", lr=0.01).optimizer
+        'adagrad'
+    """
+
+    optimizer: Literal["adam", "adagrad", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    embedding_weight_decay: float = 0.0
+    dense_weight_decay: float = 0.0
+    batch_size: int = 4096
+    epochs: float = 1.0
+    patience: int = 2
+    grad_clip: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check_choice("TrainingSpec", "optimizer", self.optimizer, OPTIMIZERS)
+        if self.lr <= 0 or self.batch_size < 1 or self.epochs <= 0:
+            raise InvalidParameterError(
+                "TrainingSpec needs lr > 0, batch_size >= 1 and epochs > 0. "
+                f"Got lr={self.lr!r}, batch_size={self.batch_size!r}, epochs={self.epochs!r}."
+            )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to build and train one CTR model (see the module docstring).
+
+    Example:
+        >>> spec = ModelSpec(interaction=InteractionSpec(), head=HeadSpec(widths=(64,)))
+        >>> spec.replace(linear=False).linear
+        False
+    """
+
+    embedding: EmbeddingSpec = field(default_factory=EmbeddingSpec)
+    linear: bool = True
+    interaction: InteractionSpec | None = None
+    blocks: tuple[BlockSpec, ...] = ()
+    head: HeadSpec = field(default_factory=HeadSpec)
+    loss: LossSpec = field(default_factory=LossSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        for i, block in enumerate(self.blocks):
+            bad = [j for j in block.inputs if not 0 <= j < i]
+            if bad:
+                raise InvalidParameterError(
+                    f"Block {i} of ModelSpec reads blocks {bad}; a block may only read earlier "
+                    "blocks."
+                )
+            if not (block.dense_input or block.sparse_input or block.inputs):
+                raise InvalidParameterError(f"Block {i} of ModelSpec has no input.")
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with some top-level attributes replaced."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready nested dict (tuples become lists)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """The spec as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Rebuild a spec from :meth:`to_dict` output."""
+        emb = data.get("embedding", {})
+        inter = data.get("interaction")
+        return cls(
+            embedding=EmbeddingSpec(
+                default_dim=emb.get("default_dim", 16),
+                fields=tuple(
+                    FieldEmbedding(f["field"], tuple(f["dims"])) for f in emb.get("fields", ())
+                ),
+                interaction_dim=emb.get("interaction_dim"),
+            ),
+            linear=data.get("linear", True),
+            interaction=None
+            if inter is None
+            else InteractionSpec(
+                pairs=None
+                if inter.get("pairs") is None
+                else tuple(
+                    PairInteraction(tuple(p["fields"]), p["function"])  # type: ignore[arg-type]
+                    for p in inter["pairs"]
+                ),
+                groups=tuple(
+                    FieldGroup(tuple(g["fields"]), g["order"]) for g in inter.get("groups", ())
+                ),
+            ),
+            blocks=tuple(
+                BlockSpec(**{**b, "inputs": tuple(b.get("inputs", ()))})
+                for b in data.get("blocks", ())
+            ),
+            head=HeadSpec(**{**data.get("head", {}), "widths": tuple(data.get("head", {}).get(
+                "widths", HeadSpec().widths))}),
+            loss=LossSpec(**data.get("loss", {})),
+            training=TrainingSpec(**data.get("training", {})),
+            name=data.get("name", "custom"),
+        )
+
+
+BASELINES: dict[str, str] = {
+    "lr": "Logistic regression over the sparse and dense features.",
+    "fm": "Factorization machine: linear term plus every pair by inner product.",
+    "dnn": "A plain MLP over the concatenated embeddings and dense features.",
+    "deepfm": "DeepFM: linear + FM + an MLP over the embeddings.",
+    "dcn": "DCN: a cross network and an MLP side by side over the embeddings and dense features.",
+    "dcnv2": "DCN-V2: like DCN with matrix-valued cross layers.",
+    "autoint": "AutoInt: multi-head self-attention over the embeddings, then the head.",
+    "nfm": "NFM: the FM bi-interaction vector fed to an MLP.",
+}
+
+
+def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> ModelSpec:
+    """A named baseline model as a spec.
+
+    Args:
+        name: One of :data:`BASELINES` (``lr``, ``fm``, ``dnn``, ``deepfm``, ``dcn``, ``dcnv2``,
+            ``autoint``, ``nfm``).
+        schema: Accepted for symmetry with the space builders; baselines use every field of any
+            schema, so it is only checked against per-field ``embedding`` overrides.
+        **overrides: Top-level :class:`ModelSpec` attributes to replace (``head=...``,
+            ``training=...``), or ``embedding_dim=...`` as a shortcut for the default dimension.
+
+    Returns:
+        The spec.
+
+    Example:
+        >>> spec = baseline("deepfm", embedding_dim=16, head=HeadSpec(widths=(400, 400, 400)))
+        >>> spec.interaction.all_pairs
+        True
+    """
+    key = name.lower().replace("-", "").replace("_", "")
+    if key not in BASELINES:
+        raise InvalidParameterError(
+            f"The 'name' parameter of baseline must be among {tuple(BASELINES)}. "
+            f"Got {name!r} instead."
+        )
+    dim = overrides.pop("embedding_dim", 16)
+    emb = EmbeddingSpec(default_dim=dim)
+    mlp = HeadSpec(widths=(400, 400, 400))
+    specs = {
+        "lr": ModelSpec(embedding=emb, linear=True, head=HeadSpec(widths=())),
+        "fm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=HeadSpec(widths=())),
+        "dnn": ModelSpec(embedding=emb, linear=False, head=mlp),
+        "deepfm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=mlp),
+        "dcn": ModelSpec(
+            embedding=emb,
+            linear=False,
+            blocks=(
+                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3),
+                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
+            ),
+            head=HeadSpec(widths=()),
+        ),
+        "dcnv2": ModelSpec(
+            embedding=emb,
+            linear=False,
+            blocks=(
+                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3, cross_version=2),
+                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
+            ),
+            head=HeadSpec(widths=()),
+        ),
+        "autoint": ModelSpec(
+            embedding=emb,
+            linear=True,
+            blocks=(BlockSpec("attention", sparse_input=True, layers=3, heads=2, dim=dim),),
+            head=HeadSpec(widths=()),
+        ),
+        "nfm": ModelSpec(
+            embedding=emb,
+            linear=True,
+            blocks=(
+                BlockSpec("fm", sparse_input=True, dim=dim),
+                BlockSpec("mlp", sparse_input=False, inputs=(0,), units=256, layers=2),
+            ),
+            head=HeadSpec(widths=()),
+        ),
+    }
+    spec = specs[key].replace(name=key)
+    if schema is not None:
+        names = set(schema.sparse_names)
+        unknown = [fe.field for fe in overrides.get("embedding", spec.embedding).fields
+                   if fe.field not in names]
+        if unknown:
+            raise InvalidParameterError(
+                f"baseline({name!r}): embedding overrides name fields {unknown} that the schema "
+                f"does not have; sparse fields: {sorted(names)}"
+            )
+    return spec.replace(**overrides) if overrides else spec
