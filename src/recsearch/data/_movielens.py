@@ -1,0 +1,325 @@
+"""MovieLens-100K as a CTR data set (label: rating >= 4).
+
+Reads either the GroupLens ``ml-100k`` folder (``u.data``, ``u.user``, ``u.item``) or RecBole's
+atomic files (``ml-100k.inter``, ``ml-100k.user``, ``ml-100k.item``: tab-separated with typed
+headers such as ``user_id:token``). Both give the same ten fields: ``user_id``, ``item_id``,
+``age`` (bucketed: <18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+), ``gender``, ``occupation``,
+``zip_prefix`` (the first ``zip_prefix_len`` characters), ``release_year``, ``genres``
+(multi-hot), and the ``hour`` and ``weekday`` (UTC) of the rating.
+
+Without a path the files are looked up in ``<cache home>/ml-100k`` (see
+:func:`recsearch.data.cache.cache_home`); if absent they are fetched: first the GroupLens zip,
+then, when that is unreachable, the atomic files shipped in the ``recbole==1.2.1`` wheel
+(``pip download`` only; recbole is never installed or imported).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsearch.data import _stream
+from recsearch.data.cache import cache_home
+from recsearch.data.cache import cached
+from recsearch.data.frame import SplitKind
+from recsearch.data.frame import from_frame
+from recsearch.data.schema import Dataset
+from recsearch.data.splits import DEFAULT_FRACTIONS
+from recsearch.errors import DataError
+
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+RECBOLE_REQUIREMENT = "recbole==1.2.1"
+_RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
+GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+_AGE_EDGES = (18, 25, 35, 45, 50, 56)
+_AGE_LABELS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
+_GROUPLENS = ("u.data", "u.user", "u.item")
+_ATOMIC = ("ml-100k.inter", "ml-100k.user", "ml-100k.item")
+#: Field names in schema order (categorical fields first, then the multi-hot ``genres``).
+FIELDS = (
+    "user_id", "item_id", "age", "gender", "occupation", "zip_prefix", "release_year",
+    "hour", "weekday", "genres",
+)  # fmt: skip
+
+
+def _find(folder: Path) -> tuple[str, tuple[Path, Path, Path]] | None:
+    for d in (folder, folder / "ml-100k"):
+        if all((d / f).is_file() for f in _GROUPLENS):
+            return "grouplens", tuple(d / f for f in _GROUPLENS)  # type: ignore[return-value]
+        if all((d / f).is_file() for f in _ATOMIC):
+            return "atomic", tuple(d / f for f in _ATOMIC)  # type: ignore[return-value]
+    return None
+
+
+def _int_column(df: pd.DataFrame, col: str, path: Path, first_line: int) -> np.ndarray:
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: line {first_line + i}, column {col!r}: expected a number,"
+            f" got {df[col].iloc[i]!r}"
+        )
+    return np.asarray(values.to_numpy())
+
+
+def _read_grouplens(
+    files: tuple[Path, Path, Path],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    data_p, user_p, item_p = files
+    data = _stream.read_strings(
+        data_p, sep="\t", column_names=("user_id", "item_id", "rating", "timestamp"), quote=False
+    )
+    users = _stream.read_strings(
+        user_p,
+        sep="|",
+        column_names=("user_id", "age", "gender", "occupation", "zip_code"),
+        quote=False,
+    )
+    item_cols = ("item_id", "title", "release_date", "video_release_date", "url", *GENRES)
+    items = _stream.read_strings(
+        item_p, sep="|", column_names=item_cols, quote=False, encoding="latin-1"
+    )
+    flags = items[list(GENRES)].to_numpy() == "1"
+    items = pd.DataFrame(
+        {
+            "item_id": items["item_id"],
+            "release_year": items["release_date"].str[-4:],
+            "genres": [[g for g, f in zip(GENRES, row, strict=True) if f] for row in flags],
+        }
+    )
+    return data, users, items
+
+
+def _read_atomic(
+    files: tuple[Path, Path, Path],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    frames = []
+    need = (
+        ("user_id", "item_id", "rating", "timestamp"),
+        ("user_id", "age", "gender", "occupation", "zip_code"),
+        ("item_id", "release_year", "class"),
+    )
+    for path, wanted in zip(files, need, strict=True):
+        df = _stream.read_strings(path, sep="\t", quote=False)
+        df.columns = [str(c).split(":", 1)[0] for c in df.columns]
+        for col in wanted:
+            if col not in df.columns:
+                raise DataError(
+                    f"{path}: missing column {col!r} (typed header like '{col}:token');"
+                    f" columns are {list(df.columns)}"
+                )
+        frames.append(df[list(wanted)])
+    data, users, items = frames
+    items = items.assign(genres=items["class"].str.split()).drop(columns="class")
+    return data, users, items
+
+
+def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd.DataFrame:
+    data, users, items = (_read_grouplens if kind == "grouplens" else _read_atomic)(files)
+    rating = _int_column(data, "rating", files[0], 1 if kind == "grouplens" else 2)
+    ts = _int_column(data, "timestamp", files[0], 1 if kind == "grouplens" else 2)
+    for df, p in ((users, files[1]), (items, files[2])):
+        dup = df["user_id" if "user_id" in df.columns else "item_id"].duplicated().to_numpy()
+        if dup.any():
+            raise DataError(f"{p}: id {df.iloc[int(np.flatnonzero(dup)[0]), 0]!r} appears twice")
+    age = pd.to_numeric(users["age"], errors="coerce").to_numpy()
+    bucket = np.searchsorted(np.array(_AGE_EDGES), age, side="right")
+    users = users.assign(
+        age=np.where(
+            np.isnan(age), "", np.array(_AGE_LABELS, dtype=object)[np.minimum(bucket, 6)]
+        ),
+        zip_prefix=users["zip_code"].str[:zip_prefix_len],
+    ).drop(columns="zip_code")
+    frame = data[["user_id", "item_id"]].merge(users, on="user_id", how="left")
+    frame = frame.merge(items, on="item_id", how="left")
+    when = pd.to_datetime(ts.astype(np.int64), unit="s", utc=True)
+    frame["hour"] = when.hour.to_numpy()
+    frame["weekday"] = when.day_of_week.to_numpy()
+    frame["timestamp"] = ts
+    frame["label"] = (rating >= 4).astype(np.int64)
+    frame["genres"] = frame["genres"].map(lambda g: g if isinstance(g, list) else [])
+    for col in ("age", "gender", "occupation", "zip_prefix", "release_year"):
+        frame[col] = frame[col].fillna("")
+    return frame
+
+
+def movielens_100k(
+    path: str | Path | None = None,
+    *,
+    split: SplitKind = "random",
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    min_count: int = 1,
+    zip_prefix_len: int = 2,
+    use_cache: bool = True,
+    download: bool = True,
+) -> Dataset:
+    """Load MovieLens-100K as a CTR data set (label: rating >= 4, ten fields).
+
+    Args:
+        path: A GroupLens ``ml-100k`` folder or a folder of RecBole atomic files (or the folder
+            above either). ``None`` uses the cache directory, fetching the files when needed.
+        split: ``random`` (seeded) or ``temporal`` (by the rating timestamp).
+        fractions: Train/valid/test shares.
+        seed: Seed of the random split.
+        min_count: Minimum training count of a value to get its own index.
+        zip_prefix_len: Characters of the zip code kept in ``zip_prefix``.
+        use_cache: Read and write the preprocessed cache.
+        download: With no path and nothing cached, fetch the files (else raise).
+
+    Example:
+        >>> ds = movielens_100k()  # doctest: +SKIP
+        >>> len(ds), len(ds.schema)  # doctest: +SKIP
+        (100000, 10)
+    """
+    if path is None:
+        folder = cache_home() / "ml-100k"
+        found = _find(folder)
+        if found is None:
+            if not download:
+                raise DataError(
+                    f"{folder}: MovieLens-100K is not there and download=False; pass path= to"
+                    " a GroupLens ml-100k folder or RecBole atomic files"
+                )
+            fetch_movielens_100k(folder)
+            found = _find(folder)
+            if found is None:  # pragma: no cover - fetch_movielens_100k checks this
+                raise DataError(f"{folder}: fetched files are incomplete")
+    else:
+        folder = Path(path)
+        if not folder.exists():
+            raise DataError(f"{folder}: no such folder")
+        found = _find(folder)
+        if found is None:
+            raise DataError(
+                f"{folder}: holds neither the GroupLens files {list(_GROUPLENS)} nor the RecBole"
+                f" atomic files {list(_ATOMIC)}"
+            )
+    kind, files = found
+    options = {
+        "split": split,
+        "fractions": list(fractions),
+        "seed": seed,
+        "min_count": min_count,
+        "zip_prefix_len": zip_prefix_len,
+    }
+
+    def build() -> Dataset:
+        frame = _frame(kind, files, zip_prefix_len)
+        ds = from_frame(
+            frame,
+            label="label",
+            categorical=[f for f in FIELDS if f != "genres"],
+            multi_hot=["genres"],
+            split=split,
+            timestamp="timestamp",
+            fractions=fractions,
+            seed=seed,
+            min_count=min_count,
+            name="movielens-100k",
+            source=str(files[0]),
+        )
+        info = {**ds.info, "format": kind, "ratings": len(frame)}
+        return type(ds)(ds.name, ds.schema, ds.train, ds.valid, ds.test, info)
+
+    return cached("movielens-100k", list(files), options, build, use_cache=use_cache)
+
+
+def _grouplens_zip(timeout: float) -> bytes:
+    """The GroupLens zip, or an OSError when the network does not answer within ``timeout``."""
+    result: dict[str, object] = {}
+
+    def fetch() -> None:
+        try:
+            with urllib.request.urlopen(GROUPLENS_URL, timeout=timeout) as resp:  # noqa: S310
+                result["data"] = resp.read()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller below
+            result["error"] = exc
+
+    # NOTE: a daemon thread bounds DNS lookups too, which urlopen's timeout does not cover.
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    if "data" not in result:
+        raise OSError(f"GroupLens download failed: {result.get('error', 'timed out')}")
+    return result["data"]  # type: ignore[return-value]
+
+
+def fetch_movielens_100k(folder: str | Path, *, timeout: float = 5.0) -> Path:
+    """Put the MovieLens-100K files into ``folder`` (GroupLens zip, else the RecBole wheel).
+
+    The files are extracted into a temporary folder next to ``folder`` and renamed into place,
+    so an interrupted fetch leaves nothing behind.
+
+    Example:
+        >>> fetch_movielens_100k("/tmp/ml")  # doctest: +SKIP
+        PosixPath('/tmp/ml')
+    """
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-ml-100k-", dir=target.parent))
+    errors: list[str] = []
+    try:
+        try:
+            with zipfile.ZipFile(io.BytesIO(_grouplens_zip(timeout))) as zf:
+                for name in _GROUPLENS:
+                    (tmp / name).write_bytes(zf.read(f"ml-100k/{name}"))
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
+            errors.append(str(exc))
+            _extract_recbole(tmp, errors)
+        if _find(tmp) is None:
+            raise DataError(
+                "could not obtain MovieLens-100K: "
+                + "; ".join(errors)
+                + f". Download {GROUPLENS_URL}, unzip it and pass path= to the ml-100k folder."
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _extract_recbole(dest: Path, errors: list[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="recsearch-pip-") as wheel_dir:
+        cmd = [
+            sys.executable, "-m", "pip", "download", RECBOLE_REQUIREMENT,
+            "--no-deps", "--only-binary", ":all:", "-d", wheel_dir, "-q",
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            errors.append(f"pip download {RECBOLE_REQUIREMENT} failed: {exc}")
+            return
+        wheels = sorted(Path(wheel_dir).glob("recbole-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            errors.append(
+                f"pip download {RECBOLE_REQUIREMENT} failed: {proc.stderr.strip()[-500:]}"
+            )
+            return
+        with zipfile.ZipFile(wheels[0]) as zf:
+            for name in _ATOMIC:
+                try:
+                    (dest / name).write_bytes(zf.read(_RECBOLE_DIR + name))
+                except KeyError:
+                    errors.append(f"{wheels[0].name} has no {_RECBOLE_DIR + name}")
+                    return
