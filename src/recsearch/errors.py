@@ -37,3 +37,7 @@ class MemoryCapError(TrainingError, MemoryError):
 
 class StorageError(RecsearchError, ConnectionError):
     """An Optuna or MLflow storage cannot be reached or does not hold what was asked for."""
+
+
+class ForbiddenConfigurationError(SpaceError):
+    """A sampled configuration hits a forbidden clause of its space; it is never trained."""

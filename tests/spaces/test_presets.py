@@ -1,0 +1,179 @@
+"""Presets: the sampling bars (ConfigSpace and Optuna TPE), names, JSON round trips."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import optuna
+import pytest
+from ConfigSpace import ConfigurationSpace
+from optuna.trial import TrialState
+
+from recsearch.data.schema import Schema
+from recsearch.errors import InvalidParameterError
+from recsearch.spaces import available
+from recsearch.spaces import configuration_from_trial
+from recsearch.spaces import decode
+from recsearch.spaces import from_json
+from recsearch.spaces import preset
+from recsearch.spaces import suggest
+from recsearch.spaces import to_json
+from recsearch.spec import ModelSpec
+
+PRESETS = sorted(available())
+SAFE = re.compile(r"^[\w.\- /]+$")
+
+
+def test_available_lists_every_preset_once() -> None:
+    names = available()
+    assert set(names) == {
+        "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
+        "hpo", "aim", "full",
+    }
+    assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
+
+
+def test_unknown_preset_names_the_choices(generated_schema: Schema) -> None:
+    with pytest.raises(InvalidParameterError, match="autodim"):
+        preset("nope", generated_schema)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_configspace_samples_are_valid_and_decode(name: str, schema: Schema) -> None:
+    space = preset(name, schema, seed=0)
+    assert space.meta["preset"] == name
+    assert all(SAFE.match(n) for n in space), "hyperparameter names must be MLflow-safe"
+    configs = space.sample_configuration(200)
+    for config in configs:
+        config.check_valid_configuration()
+        spec = decode(config, schema)
+        assert isinstance(spec, ModelSpec)
+        assert spec.name == name
+    assert len({tuple(sorted(c.items())) for c in configs}) > 1
+
+
+def _tpe_bar(name: str, schema: Schema, n_trials: int) -> None:
+    space = preset(name, schema)
+    sampler = optuna.samplers.TPESampler(
+        multivariate=True, group=True, seed=0, n_startup_trials=10
+    )
+    study = optuna.create_study(sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        config = suggest(trial, space)
+        config.check_valid_configuration()
+        spec = decode(config, schema)
+        return float(len(spec.to_json()) % 97)
+
+    study.optimize(objective, n_trials=n_trials, catch=(Exception,))
+    for trial in study.trials:
+        assert trial.state == TrialState.COMPLETE, trial.user_attrs.get("failure")
+        decode(configuration_from_trial(trial, space), schema)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_tpe_suggestions_are_valid_and_decode(name: str, generated_schema: Schema) -> None:
+    # NOTE: the full bar (200 trials, both schemas) is the slow test below.
+    _tpe_bar(name, generated_schema, 50)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_tpe_bar_200(name: str, schema: Schema) -> None:
+    _tpe_bar(name, schema, 200)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_json_round_trip(name: str, movielens_schema: Schema) -> None:
+    space = preset(name, movielens_schema)
+    # Ours keeps meta.
+    back = from_json(to_json(space))
+    assert back == space
+    assert back.meta["preset"] == name
+    # ConfigSpace's own drops meta but keeps everything decode needs.
+    buf = io.StringIO()
+    space.to_json(buf)
+    plain = ConfigurationSpace.from_json(io.StringIO(buf.getvalue()))
+    assert set(plain) == set(space)
+    assert plain.conditions == space.conditions
+    assert plain.forbidden_clauses == space.forbidden_clauses
+    space.seed(3)
+    for config in space.sample_configuration(5):
+        from ConfigSpace import Configuration
+
+        other = Configuration(plain, values=dict(config))
+        a = decode(config, movielens_schema)
+        b = decode(other, movielens_schema)
+        assert a.replace(name="x") == b.replace(name="x")
+    json.loads(to_json(space))  # plain JSON
+
+
+def test_criteo_size_spaces_stay_usable(criteo_schema: Schema) -> None:
+    groups = preset("autogroup", criteo_schema, seed=0)
+    assert len(groups) == 2 * 4 * 39
+    pairs = preset("autofis", criteo_schema, seed=0)
+    assert len(pairs) == 741
+    for name in ("autodim", "nis", "autogroup", "autofis", "autoctr"):
+        space = preset(name, criteo_schema, seed=0)
+        for config in space.sample_configuration(20):
+            decode(config, criteo_schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sif", "autofeature", "aim", "full"])
+def test_criteo_size_pair_function_spaces(name: str, criteo_schema: Schema) -> None:
+    space = preset(name, criteo_schema, seed=0)
+    for config in space.sample_configuration(50):
+        decode(config, criteo_schema)
+
+
+def test_from_json_reads_plain_configspace_json(generated_schema: Schema) -> None:
+    space = preset("autoloss", generated_schema)
+    buf = io.StringIO()
+    space.to_json(buf)
+    back = from_json(buf.getvalue())
+    assert back.meta is None and set(back) == set(space)
+
+
+def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
+    from recsearch.spaces import blocks
+    from recsearch.spaces import compose
+    from recsearch.spaces import embedding_dims
+    from recsearch.spaces import interaction_functions
+    from recsearch.spaces import interaction_groups
+    from recsearch.spaces import interaction_set
+    from recsearch.spaces import loss_mixture
+    from recsearch.spaces import mlp
+    from recsearch.spaces import training
+    from recsearch.spaces.presets import AUTOFEATURE_FUNCTIONS
+    from recsearch.spaces.presets import SIF_FUNCTIONS
+
+    aim = {"emb": embedding_dims(schema), "inter": interaction_functions(schema),
+           "mlp": mlp(schema), "train": training(schema)}
+    return compose(**{
+        "autodim": {"emb": embedding_dims(schema)},
+        "nis": {"emb": embedding_dims(schema, groups=3)},
+        "autofis": {"inter": interaction_set(schema)},
+        "autogroup": {"group": interaction_groups(schema)},
+        "sif": {"inter": interaction_functions(schema, functions=SIF_FUNCTIONS)},
+        "autofeature": {"inter": interaction_functions(schema, functions=AUTOFEATURE_FUNCTIONS)},
+        "autoctr": {"block": blocks(schema)},
+        "autoloss": {"loss": loss_mixture(schema)},
+        "hpo": {"train": training(schema)},
+        "aim": aim,
+        "full": {**aim, "loss": loss_mixture(schema)},
+    }[name])
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_equals_the_composition_of_its_builders(name: str, generated_schema: Schema) -> None:
+    space = preset(name, generated_schema)
+    other = _compose_equivalent(name, generated_schema)
+    assert list(space) == list(other)
+    assert all(space[n] == other[n] for n in space)
+    assert sorted(map(repr, space.conditions)) == sorted(map(repr, other.conditions))
+    assert sorted(map(repr, space.forbidden_clauses)) == sorted(
+        map(repr, other.forbidden_clauses)
+    )
