@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsearch.errors import InvalidParameterError
+from recsearch.objectives import build_model
+from recsearch.objectives import static_cost
+from recsearch.objectives.interactions import GroupInteractions
+from recsearch.objectives.interactions import fm_interaction
+from recsearch.objectives.interactions import pairwise_inner
+from recsearch.objectives.trainer import batch_of
+from recsearch.spec import BASELINES
+from recsearch.spec import PAIR_FUNCTIONS
+from recsearch.spec import BlockSpec
+from recsearch.spec import EmbeddingSpec
+from recsearch.spec import FieldEmbedding
+from recsearch.spec import FieldGroup
+from recsearch.spec import HeadSpec
+from recsearch.spec import InteractionSpec
+from recsearch.spec import ModelSpec
+from recsearch.spec import PairInteraction
+from recsearch.spec import baseline
+
+
+def _forward_backward(spec, ds):
+    torch.manual_seed(0)
+    model = build_model(spec, ds.schema)
+    batch = batch_of(ds.valid)
+    logit = model(batch)["logit"]
+    assert logit.shape == (len(ds.valid),)
+    assert torch.isfinite(logit).all()
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        logit, torch.from_numpy(ds.valid.label)
+    ).backward()
+    return model
+
+
+BLOCKS = [
+    BlockSpec("mlp", dense_input=True, units=16, layers=2),
+    BlockSpec("fm", dense_input=True, dim=6),
+    BlockSpec("dot", dense_input=True),
+    BlockSpec("efc", dense_input=True, dim=3),
+    BlockSpec("cross", dense_input=True, layers=2, cross_version=1),
+    BlockSpec("cross", dense_input=True, layers=2, cross_version=2),
+    BlockSpec("attention", layers=2, heads=2, dim=8),
+]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: f"{b.type}{b.cross_version}")
+def test_every_block_has_shapes_and_gradients(make_dataset, block) -> None:
+    ds = make_dataset(400)
+    spec = ModelSpec(
+        embedding=EmbeddingSpec(default_dim=4), linear=False, blocks=(block,), head=HeadSpec((8,))
+    )
+    model = _forward_backward(spec, ds)
+    for name, p in model.blocks[0].named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert model.embeddings.tables[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("function", PAIR_FUNCTIONS)
+def test_every_pair_function_has_shapes_and_gradients(make_dataset, function) -> None:
+    ds = make_dataset(400)
+    pairs = (
+        PairInteraction(("c0", "c1"), function),
+        PairInteraction(("c1", "m0"), function),
+        PairInteraction(("c2", "c3"), function),
+    )
+    spec = ModelSpec(
+        embedding=EmbeddingSpec(default_dim=4),
+        linear=False,
+        interaction=InteractionSpec(pairs=pairs),
+        head=HeadSpec(()),
+    )
+    model = _forward_backward(spec, ds)
+    for p in model.pairs.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0
+    assert model.embeddings.tables[0].weight.grad.abs().sum() > 0
+
+
+def test_pair_function_values_match_their_definitions() -> None:
+    from recsearch.objectives.interactions import PairFunction
+
+    torch.manual_seed(0)
+    e = torch.randn(5, 3, 4)
+    a, b = e[:, 0], e[:, 2]
+    f = PairFunction("max", [(0, 2)], dim=4)
+    assert torch.allclose(f(e), (torch.maximum(a, b) * f.weight[0]).sum(-1))
+    f = PairFunction("outer", [(0, 2)], dim=4)
+    expected = torch.einsum("bi,ij,bj->b", a, f.weight[0], b)
+    assert torch.allclose(f(e), expected, atol=1e-6)
+    assert torch.allclose(PairFunction("inner", [(0, 2)], dim=4)(e), (a * b).sum(-1))
+
+
+def test_fm_square_of_sum_equals_the_pairwise_sum() -> None:
+    torch.manual_seed(0)
+    e = torch.randn(7, 6, 5, dtype=torch.float64)
+    assert torch.allclose(fm_interaction(e), pairwise_inner(e))
+
+
+def test_group_interaction_equals_its_formula() -> None:
+    torch.manual_seed(0)
+    e = torch.randn(4, 5, 3, dtype=torch.float64)
+    m = GroupInteractions([(3, (0, 2, 4)), (2, (1, 3))], n_fields=5).double()
+    g = e[:, [0, 2, 4]]
+    third = (g.sum(1) ** 3 - (g**3).sum(1)).sum(-1)
+    h = e[:, [1, 3]]
+    second = (h.sum(1) ** 2 - (h**2).sum(1)).sum(-1)
+    assert torch.allclose(m(e), third + second)
+    # order 2 is twice the FM pairwise sum
+    assert torch.allclose(second, 2 * pairwise_inner(h))
+
+
+def test_mixed_dimensions_and_dropped_field(make_dataset) -> None:
+    ds = make_dataset(400)
+    emb = EmbeddingSpec(
+        default_dim=4,
+        fields=(
+            FieldEmbedding("c0", (8,)),
+            FieldEmbedding("c1", (2,)),
+            FieldEmbedding("c3", (0,)),
+        ),
+        interaction_dim=6,
+    )
+    spec = ModelSpec(embedding=emb, interaction=InteractionSpec(), head=HeadSpec((8,)))
+    model = build_model(spec, ds.schema)
+    batch = batch_of(ds.valid)
+    per_width = model.embeddings(batch)
+    assert [t.shape[1:] for t in per_width] == [(1, 8), (2, 4), (1, 2)]  # c2, m0 at 4
+    assert model.embeddings.flat(per_width).shape == (len(ds.valid), 8 + 4 * 2 + 2)
+    assert model.embeddings.stacked(per_width).shape == (len(ds.valid), 4, 6)
+    assert model.plan.embedding.dropped == ("c3",)
+    # the dropped field does not influence the prediction
+    model.eval()
+    other = dict(batch)
+    other["categorical"] = batch["categorical"].clone()
+    other["categorical"][:, 3] = (other["categorical"][:, 3] + 1) % 12
+    assert torch.equal(model(batch)["logit"], model(other)["logit"])
+    other["categorical"][:, 2] = (other["categorical"][:, 2] + 1) % 12
+    assert not torch.equal(model(batch)["logit"], model(other)["logit"])
+    _forward_backward(spec, ds)
+
+
+def test_nis_groups_follow_frequency_rank(make_dataset) -> None:
+    ds = make_dataset(2000, vocab=12)
+    emb = EmbeddingSpec(default_dim=4, fields=(FieldEmbedding("c0", (8, 4, 0)),))
+    spec = ModelSpec(embedding=emb, linear=False, interaction=InteractionSpec(), head=HeadSpec(()))
+    model = build_model(spec, ds.schema)
+    freq = ds.schema["c0"].frequencies
+    ranked = np.argsort(-freq, kind="stable")
+    top, middle, rare = ranked[:4], ranked[4:8], ranked[8:]
+    e = model.embeddings
+    assert e.dims == (8, 4)
+    # one table row per value of its group: 1 zero row + c0's top group in the 8-d table
+    assert e.tables[0].weight.shape[0] == 1 + 4
+    assert e.tables[1].weight.shape[0] == 1 + 4 + 12 * 3 + 12  # middle + c1..c3 + m0
+    n = 12
+    cat = torch.zeros(n, 4, dtype=torch.long)
+    cat[:, 0] = torch.arange(n)
+    batch = {"categorical": cat, "numeric": torch.zeros(n, 2),
+             "multi_hot": [torch.ones(n, 3, dtype=torch.long)]}
+    vec = e(batch)[0][:, 0]  # c0 is the only field of width 8
+    assert torch.all(vec[torch.as_tensor(rare)] == 0)  # dimension-0 group embeds as zeros
+    assert torch.all(vec[torch.as_tensor(top)].abs().sum(-1) > 0)
+    assert torch.all(vec[torch.as_tensor(middle)].abs().sum(-1) > 0)
+    # the middle group lives in the 4-d table and is projected to 8
+    assert e.nis_proj[0].shape == (1, 4, 8)
+    _forward_backward(spec, ds)
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+
+
+def test_multi_hot_mean_pooling_skips_padding(make_dataset) -> None:
+    ds = make_dataset(200)
+    spec = baseline("fm", ds.schema, embedding=EmbeddingSpec(default_dim=4))
+    model = build_model(spec, ds.schema)
+    cat = torch.zeros(2, 4, dtype=torch.long)
+    mh = torch.tensor([[5, 0, 0], [5, 5, 0]])
+    batch = {"categorical": cat, "numeric": torch.zeros(2, 2), "multi_hot": [mh]}
+    m0 = model.embeddings(batch)[0][:, 4]
+    assert torch.allclose(m0[0], m0[1])
+    mh2 = torch.tensor([[5, 7, 0], [5, 0, 0]])
+    m0b = model.embeddings({**batch, "multi_hot": [mh2]})[0][:, 4]
+    rows = model.embeddings.tables[0].weight
+    expected = (rows[model.embeddings.mhmap_0_0[5]] + rows[model.embeddings.mhmap_0_0[7]]) / 2
+    assert torch.allclose(m0b[0], expected)
+
+
+def test_dag_of_blocks_head_reads_unconsumed(make_dataset) -> None:
+    ds = make_dataset(400)
+    blocks = (
+        BlockSpec("efc", dim=5),
+        BlockSpec("attention", sparse_input=False, inputs=(0,), dim=6, heads=3),
+        BlockSpec("dot", dense_input=True, sparse_input=False, inputs=(1,)),
+        BlockSpec("mlp", dense_input=True, inputs=(2,), units=8, layers=1),
+        BlockSpec("fm", sparse_input=False, inputs=(0, 3), dim=4),
+        BlockSpec("cross", sparse_input=False, inputs=(1,), layers=1, cross_version=2),
+    )
+    spec = ModelSpec(embedding=EmbeddingSpec(default_dim=4), blocks=blocks, head=HeadSpec((8,)))
+    model = _forward_backward(spec, ds)
+    assert model.head_reads == (4, 5)
+    assert model.plan.head_input == 4 + 5 * 6
+    for p in model.parameters():
+        assert p.grad is not None, "every parameter takes part in the prediction"
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_every_baseline_builds_and_counts_match(make_dataset, name) -> None:
+    ds = make_dataset(300)
+    spec = baseline(name, ds.schema)
+    model = _forward_backward(spec, ds)
+    n = sum(p.numel() for p in model.parameters())
+    cost = static_cost(spec, ds.schema)
+    assert cost.params == n
+    emb = sum(p.numel() for p in model.embedding_parameters()) * 4
+    assert cost.embedding_bytes == emb
+
+
+def test_spec_naming_unknown_fields_is_refused(make_dataset) -> None:
+    ds = make_dataset(200)
+    bad = ModelSpec(interaction=InteractionSpec(pairs=(PairInteraction(("c0", "zip")),)))
+    with pytest.raises(InvalidParameterError, match="zip"):
+        build_model(bad, ds.schema)
+    bad = ModelSpec(embedding=EmbeddingSpec(fields=(FieldEmbedding("zip", (4,)),)))
+    with pytest.raises(InvalidParameterError, match="zip"):
+        build_model(bad, ds.schema)
+
+
+def test_constant_model_is_refused(make_dataset) -> None:
+    ds = make_dataset(200)
+    with pytest.raises(InvalidParameterError, match="constant"):
+        build_model(ModelSpec(linear=False, head=HeadSpec(())), ds.schema)
+
+
+def test_no_numeric_and_no_multi_hot_fields(make_dataset) -> None:
+    ds = make_dataset(300, n_numeric=0, n_multi_hot=0)
+    for name in ("deepfm", "dcn", "nfm"):
+        _forward_backward(baseline(name, ds.schema), ds)
