@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+import pytest
+from ConfigSpace import ConfigurationSpace
+
+from recsearch.strategies import Strategy
+from recsearch.strategies import available
+from recsearch.strategies import create
+from recsearch.testing import make_conditional_space
+
+# NOTE: small model budgets keep every strategy's model-based path exercised but fast.
+FAST_OPTIONS: dict[str, dict[str, Any]] = {
+    "smac": {"n_initial": 4, "retrain_after": 4, "challengers": 200},
+    "smac-hb": {"n_initial": 4, "retrain_after": 4, "challengers": 200, "max_resource": 3},
+    "smac-gp": {"n_initial": 8, "retrain_after": 8, "challengers": 100},
+    "gp": {"n_startup_trials": 10},
+    "evolution": {"population_size": 5, "sample_size": 3},
+    "autoctr": {"population_size": 5, "n_candidates": 20},
+    "nbtree": {"n_initial": 5, "n_candidates": 20},
+    "nsga2": {"population_size": 5},
+    "hyperband": {"max_resource": 3},
+    "bohb": {"max_resource": 3},
+}
+
+NAMES = sorted(available())
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+@pytest.fixture
+def make_space() -> Callable[..., ConfigurationSpace]:
+    def make(n_blocks: int = 2) -> ConfigurationSpace:
+        return make_conditional_space(n_blocks=n_blocks)
+
+    return make
+
+
+def build_strategy(name: str, space: ConfigurationSpace, seed: int = 0, **extra: Any) -> Strategy:
+    options = dict(FAST_OPTIONS.get(name, {}))
+    options.update(extra)
+    return create(name, space, seed=seed, **options)
+
+
+@pytest.fixture
+def make_strategy() -> Callable[..., Strategy]:
+    return build_strategy
