@@ -1,0 +1,807 @@
+"""MLflow tracking of Optuna studies: one parent run per study, one nested child run per trial."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import re
+import subprocess
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+
+from recsearch.errors import InvalidParameterError
+from recsearch.hooks import COST_PREFIX
+from recsearch.hooks import USER_ATTR_EPOCHS
+from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.hooks import USER_ATTR_FIDELITY
+from recsearch.hooks import USER_ATTR_SPEC
+
+if TYPE_CHECKING:
+    import optuna
+    from mlflow.tracking import MlflowClient
+
+_logger = logging.getLogger(__name__)
+
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+"""Study user attribute holding the parent run id (shared by every worker of the study)."""
+_PARENT_CANDIDATE_PREFIX = "mlflow_parent_run_candidate."
+CHILD_RUN_ATTR = "mlflow_run_id"
+"""Trial system attribute holding the trial's child run id."""
+TAGS_ATTR = "mlflow_tags"
+"""Study user attribute: the parent run's tags given to :meth:`MLflowTracker.start_study`."""
+PARAMS_ATTR = "mlflow_params"
+"""Study user attribute: the parent run's params given to :meth:`MLflowTracker.start_study`."""
+STUDY_TAG_KEYS: tuple[str, ...] = ("strategy", "space", "dataset", "seed", "storage")
+"""Study user attributes copied to the parent run's tags when present."""
+STUDY_PARAM_KEYS: tuple[str, ...] = ("strategy_options", "budget")
+"""Study user attributes copied (flattened) to the parent run's params when present."""
+FINAL_METRIC_KEYS: tuple[str, ...] = ("valid_auc", "valid_logloss", "test_auc", "test_logloss")
+
+TRUNCATION_MARKER = "...[truncated]"
+_LEGAL_KEY = re.compile(r"[^\w.\- /]")
+_MAX_KEY = 250
+_BATCH = 100
+_MAX_BATCH = 1000
+
+RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+
+
+def mlflow_param_limit() -> int:
+    """The longest parameter value the installed MLflow accepts (6000 characters in MLflow 3)."""
+    try:
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+        return int(MAX_PARAM_VAL_LENGTH)
+    except ImportError:  # pragma: no cover - very old or very new MLflow
+        return 500
+
+
+def sanitize_key(key: object) -> str:
+    """An MLflow-legal param/metric/tag key for ``key``.
+
+    Characters outside alphanumerics, ``_ - . /`` and space become ``_``; path-like forms that
+    MLflow rejects (leading ``/``, ``..``, ``//``) are flattened; long keys are cut to 250.
+
+    Example:
+        >>> sanitize_key("dcn:num_cross_layers")
+        'dcn_num_cross_layers'
+    """
+    text = _LEGAL_KEY.sub("_", str(key))
+    parts = [p for p in text.split("/") if p not in ("", ".", "..")]
+    text = "/".join(parts) if parts else "_"
+    if len(text) > _MAX_KEY:
+        digest = format(zlib.crc32(str(key).encode()), "08x")  # NOTE: same in every process
+        text = text[: _MAX_KEY - 9] + "_" + digest
+    return text
+
+
+def truncate_value(value: object, *, limit: int | None = None) -> str:
+    """``str(value)``, cut to MLflow's limit with :data:`TRUNCATION_MARKER` at the end.
+
+    Example:
+        >>> truncate_value("x" * 30, limit=20)
+        'xxxxxx...[truncated]'
+    """
+    if isinstance(value, str):
+        text = value
+    elif _is_container(value):
+        text = json.dumps(value, default=str)
+    else:
+        text = str(value)
+    limit = mlflow_param_limit() if limit is None else limit
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(TRUNCATION_MARKER))
+    return text[:keep] + TRUNCATION_MARKER[: limit - keep]
+
+
+def _is_container(value: object) -> bool:
+    return isinstance(value, (dict, list, tuple))
+
+
+def flatten(mapping: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings flattened to ``a.b.c`` keys (lists and scalars stay values).
+
+    Example:
+        >>> flatten({"a": {"b": 1}, "c": 2})
+        {'a.b': 1, 'c': 2}
+    """
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, prefix=f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def git_revision(path: str | os.PathLike[str] | None = None) -> str | None:
+    """The git commit of ``path`` (the package source by default), or ``None`` outside git."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rev = out.stdout.strip()
+    return rev if out.returncode == 0 and rev else None
+
+
+def default_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<cwd>/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return "sqlite:///" + str(Path.cwd() / "mlflow.db")
+
+
+class MLflowTracker:
+    """Logs an Optuna study to MLflow: an Optuna callback and the objective's report hook.
+
+    One parent run per study holds the study's tags (strategy, space, dataset, seed, storage,
+    package version, git revision), its params (strategy options, budget) and, after
+    :meth:`end_study`, the artifacts (best configuration, decoded spec, trials table, plots).
+    Every trial gets a nested child run in the same experiment with the configuration as params,
+    validation metrics at every reported step, final metrics and cost measures. The parent run id
+    lives in the study's user attributes, so trackers in several worker processes nest their
+    child runs under the same parent. Tracking problems are logged and never fail a trial.
+
+    Args:
+        tracking_uri: MLflow tracking URI; ``None`` means ``MLFLOW_TRACKING_URI`` or
+            ``sqlite:///mlflow.db`` in the working directory.
+        experiment: Experiment name (created when missing).
+        artifact_location: Artifact root for a newly created experiment; ``None`` puts it next to
+            a SQLite store (``<db dir>/mlartifacts``) or leaves MLflow's default.
+        log_trial_spec: Whether each child run also stores its decoded spec as ``spec.json``.
+        flush_interval: Seconds between writes of a running trial's step metrics; they are
+            queued in between and written at the latest when the trial ends (0 writes every
+            step).
+        best_model: Off by default. A function ``best_model(frozen_trial) -> torch.nn.Module``
+            (for instance one retraining the best configuration); :meth:`end_study` then saves
+            the module it returns with ``mlflow.pytorch`` (pickle format) as the parent's
+            ``best_model`` artifact. This package imports torch only through that call.
+
+    Example:
+        >>> import optuna
+        >>> tracker = MLflowTracker("sqlite:///mlflow.db", experiment="demo")  # doctest: +SKIP
+        >>> study = optuna.create_study(direction="maximize")  # doctest: +SKIP
+        >>> tracker.start_study(study, tags={"strategy": "random"})  # doctest: +SKIP
+        >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), 5, callbacks=[tracker])
+        ... # doctest: +SKIP
+        >>> tracker.end_study(study)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        *,
+        experiment: str = "recsearch",
+        artifact_location: str | None = None,
+        log_trial_spec: bool = True,
+        flush_interval: float = 5.0,
+        best_model: Callable[[optuna.trial.FrozenTrial], Any] | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.artifact_location = artifact_location
+        self.log_trial_spec = log_trial_spec
+        self.flush_interval = flush_interval
+        self.best_model = best_model
+        self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
+        self._parents: dict[str, str] = {}
+        self._parent_experiments: dict[str, str] = {}
+        self._children: dict[tuple[str, int], str] = {}
+        self._last_step: dict[str, int] = {}
+        self._failures: dict[str, str] = {}
+        self._logged_params: dict[str, dict[str, str]] = {}
+        self._pending: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
+        self._flushed_at: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ pickling (workers)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_client"] = None
+        state["_experiment_id"] = None
+        state["_parents"] = {}
+        state["_parent_experiments"] = {}
+        state["_children"] = {}
+        state["_last_step"] = {}
+        state["_failures"] = {}
+        state["_logged_params"] = {}
+        state["_pending"] = {}
+        state["_flushed_at"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------ MLflow handles
+    @property
+    def resolved_tracking_uri(self) -> str:
+        """The tracking URI in use (argument, then environment, then the SQLite default)."""
+        return self.tracking_uri or default_tracking_uri()
+
+    @property
+    def client(self) -> MlflowClient:
+        """The one :class:`mlflow.tracking.MlflowClient` this tracker talks through."""
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.resolved_tracking_uri)
+        return self._client
+
+    @property
+    def experiment_id(self) -> str:
+        """The id of :attr:`experiment`, created on first use."""
+        if self._experiment_id is None:
+            self._experiment_id = self._get_or_create_experiment()
+        return self._experiment_id
+
+    def _default_artifact_location(self) -> str | None:
+        if self.artifact_location is not None:
+            return self.artifact_location
+        uri = self.resolved_tracking_uri
+        if uri.startswith("sqlite:///"):
+            db = Path(uri[len("sqlite:///") :])
+            if str(db) not in ("", ":memory:"):
+                return (db.resolve().parent / "mlartifacts").as_uri()
+        return None
+
+    def _get_or_create_experiment(self) -> str:
+        from mlflow.exceptions import MlflowException
+
+        client = self.client
+        found = client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        try:
+            return str(
+                client.create_experiment(
+                    self.experiment, artifact_location=self._default_artifact_location()
+                )
+            )
+        except MlflowException:
+            # NOTE: another worker created it between our read and our create.
+            found = client.get_experiment_by_name(self.experiment)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def _safe(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as err:  # NOTE: a tracking outage must never fail a trial
+            _logger.warning("MLflow tracking failed while %s: %s", what, err, exc_info=True)
+            return None
+
+    # ------------------------------------------------------------------ parent run
+    def start_study(
+        self,
+        study: optuna.Study,
+        *,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Create (or find) the study's parent run and log its tags and params.
+
+        The tags and params are also stored in the study's user attributes, so a tracker in
+        another worker process that only sees the study logs the same parent.
+
+        Args:
+            study: The study.
+            tags: Parent run tags (strategy, space, dataset, seed, storage, ...).
+            params: Parent run params (strategy options, budget, ...); nested mappings are
+                flattened to dotted names.
+
+        Returns:
+            The parent run id, or ``None`` when MLflow could not be reached.
+        """
+        if tags:
+            self._safe("storing tags", lambda: study.set_user_attr(TAGS_ATTR, _jsonable(tags)))
+        if params:
+            self._safe(
+                "storing params", lambda: study.set_user_attr(PARAMS_ATTR, _jsonable(params))
+            )
+        return self._safe("starting the parent run", lambda: self._parent_run_id(study))
+
+    def parent_run_id(self, study: optuna.Study) -> str | None:
+        """The study's parent run id, creating the run when no worker has yet."""
+        return self._safe("finding the parent run", lambda: self._parent_run_id(study))
+
+    def _parent_run_id(self, study: optuna.Study) -> str:
+        key = _study_key(study)
+        if key in self._parents:
+            return self._parents[key]
+        attrs = study.user_attrs
+        run_id = attrs.get(PARENT_RUN_ATTR)
+        if run_id is None:
+            run_id = self._elect_parent(study)
+        self._parents[key] = str(run_id)
+        return str(run_id)
+
+    def _elect_parent(self, study: optuna.Study) -> str:
+        """Create a parent run; when workers race, all agree on the smallest candidate id."""
+        created = self._create_parent(study)
+        study.set_user_attr(_PARENT_CANDIDATE_PREFIX + created, True)
+        # NOTE: a short jittered wait lets concurrent creators publish their candidates.
+        time.sleep(random.uniform(0.0, 0.05))
+        attrs = study.user_attrs
+        current = attrs.get(PARENT_RUN_ATTR)
+        if current is None:
+            candidates = sorted(
+                k[len(_PARENT_CANDIDATE_PREFIX) :]
+                for k in attrs
+                if k.startswith(_PARENT_CANDIDATE_PREFIX)
+            )
+            current = candidates[0] if candidates else created
+            study.set_user_attr(PARENT_RUN_ATTR, current)
+            current = study.user_attrs.get(PARENT_RUN_ATTR, current)
+        if current != created:
+            self._safe("removing a duplicate parent run", lambda: self.client.delete_run(created))
+        return str(current)
+
+    def _create_parent(self, study: optuna.Study) -> str:
+        import recsearch
+
+        from mlflow.entities import Param
+
+        attrs = study.user_attrs
+        tags: dict[str, Any] = {k: attrs[k] for k in STUDY_TAG_KEYS if k in attrs}
+        tags.update(attrs.get(TAGS_ATTR) or {})
+        tags.setdefault("storage", type(study._storage).__name__)
+        tags["optuna.study_name"] = study.study_name
+        tags["recsearch.version"] = recsearch.__version__
+        tags["recsearch.role"] = "study"
+        directions = ",".join(d.name.lower() for d in study.directions)
+        tags["optuna.directions"] = directions
+        rev = git_revision()
+        if rev:
+            tags["git.revision"] = rev
+            tags["mlflow.source.git.commit"] = rev
+        params: dict[str, Any] = {}
+        for k in STUDY_PARAM_KEYS:
+            if k in attrs:
+                value = attrs[k]
+                if isinstance(value, Mapping):
+                    params.update(flatten(value, prefix=f"{k}."))
+                else:
+                    params[k] = value
+        params.update(flatten(attrs.get(PARAMS_ATTR) or {}))
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=study.study_name,
+            tags={sanitize_key(k): truncate_value(v, limit=8000) for k, v in tags.items()},
+        )
+        run_id = run.info.run_id
+        items = [Param(sanitize_key(k), truncate_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), _BATCH):
+            self.client.log_batch(run_id, params=items[i : i + _BATCH])
+        return str(run_id)
+
+    # ------------------------------------------------------------------ child runs
+    def _child_run_id(self, study: optuna.Study, trial_id: int, number: int) -> str:
+        import optuna
+
+        key = (_study_key(study), trial_id)
+        if key in self._children:
+            return self._children[key]
+        existing = study._storage.get_trial_system_attrs(trial_id).get(CHILD_RUN_ATTR)
+        if existing is not None:
+            self._children[key] = str(existing)
+            return str(existing)
+        parent = self._parent_run_id(study)
+        parent_key = _study_key(study)
+        if parent_key not in self._parent_experiments:
+            # NOTE: children live in the parent's experiment, whatever this tracker was given
+            info = self.client.get_run(parent).info
+            self._parent_experiments[parent_key] = str(info.experiment_id)
+        run = self.client.create_run(
+            self._parent_experiments[parent_key],
+            run_name=f"{study.study_name}-trial-{number}",
+            tags={
+                "mlflow.parentRunId": parent,
+                "optuna.trial_number": str(number),
+                "optuna.study_name": study.study_name,
+                "recsearch.role": "trial",
+            },
+        )
+        run_id = str(run.info.run_id)
+        self._children[key] = run_id
+        self._logged_params[run_id] = {}
+        try:
+            study._storage.set_trial_system_attr(trial_id, CHILD_RUN_ATTR, run_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # NOTE: opened by the callback after the trial ended; this process closes it
+        return run_id
+
+    def _queue_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        logged = self._logged_params.get(run_id)
+        if logged is None:
+            # NOTE: a run this process did not open (another worker, a restart): ask MLflow.
+            logged = dict(self.client.get_run(run_id).data.params)
+            self._logged_params[run_id] = logged
+        pending = self._pending.setdefault(run_id, ([], [], []))
+        for k, v in params.items():
+            key, value = sanitize_key(k), truncate_value(v)
+            if key not in logged:
+                logged[key] = value
+                pending[1].append(Param(key, value))
+
+    def _queue_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = _now_ms()
+        pending = self._pending.setdefault(run_id, ([], [], []))
+        for k, v in metrics.items():
+            value = _finite(v)
+            if value is not None:
+                pending[0].append(Metric(sanitize_key(k), value, now, int(step)))
+
+    def _queue_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        pending = self._pending.setdefault(run_id, ([], [], []))
+        for k, v in tags.items():
+            pending[2].append(RunTag(sanitize_key(k), truncate_value(v, limit=8000)))
+
+    def _flush(self, run_id: str) -> None:
+        """Write the queued metrics, params and tags of ``run_id`` in as few batches as fit."""
+        metrics, params, tags = self._pending.pop(run_id, ([], [], []))
+        self._flushed_at[run_id] = time.monotonic()
+        while metrics or params or tags:
+            p, params = params[:_BATCH], params[_BATCH:]
+            t, tags = tags[:_BATCH], tags[_BATCH:]
+            room = _MAX_BATCH - len(p) - len(t)
+            m, metrics = metrics[:room], metrics[room:]
+            self.client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+    def _maybe_flush(self, run_id: str) -> None:
+        last = self._flushed_at.setdefault(run_id, time.monotonic())
+        if time.monotonic() - last >= self.flush_interval:
+            self._flush(run_id)
+
+    # ObjectiveHook -------------------------------------------------------------------------
+    def trial_started(self, trial: optuna.Trial, params: Mapping[str, Any]) -> None:
+        """Open the trial's child run and queue its configuration as params."""
+
+        def go() -> None:
+            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
+            self._queue_params(run_id, flatten(params))
+            self._maybe_flush(run_id)
+
+        self._safe(f"starting trial {trial.number}", go)
+
+    def step_reported(self, trial: optuna.Trial, step: int, metrics: Mapping[str, float]) -> None:
+        """Log the metrics of one evaluation at ``step`` (batched, see ``flush_interval``)."""
+
+        def go() -> None:
+            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
+            self._queue_metrics(run_id, metrics, step)
+            self._last_step[run_id] = max(int(step), self._last_step.get(run_id, 0))
+            self._maybe_flush(run_id)
+
+        self._safe(f"logging step {step} of trial {trial.number}", go)
+
+    def trial_ended(
+        self, trial: optuna.Trial, metrics: Mapping[str, float], failure: str | None
+    ) -> None:
+        """Queue the final metrics; a failure reason becomes the ``failure`` tag at once."""
+
+        def go() -> None:
+            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
+            self._queue_metrics(run_id, metrics, self._last_step.get(run_id, 0))
+            if failure:
+                # NOTE: written now, the callback may never run if the exception escapes.
+                self._failures[run_id] = failure
+                self._queue_tags(run_id, {"failure": failure})
+                self._flush(run_id)
+
+        self._safe(f"ending trial {trial.number}", go)
+
+    # Optuna callback -----------------------------------------------------------------------
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Optuna callback: complete the trial's child run and set its status."""
+        self._safe(f"finishing trial {trial.number}", lambda: self._finish(study, trial))
+
+    def _finish(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, *, killed: str | None = None
+    ) -> None:
+        from optuna.trial import TrialState
+
+        had_run = (_study_key(study), trial._trial_id) in self._children or (
+            CHILD_RUN_ATTR in trial.system_attrs
+        )
+        run_id = self._child_run_id(study, trial._trial_id, trial.number)
+        self._queue_params(run_id, trial.params)
+        if not had_run:
+            # NOTE: no hook reported steps; the pruner's intermediate values are the history.
+            for step, value in sorted(trial.intermediate_values.items()):
+                self._queue_metrics(run_id, {"intermediate_value": value}, step)
+        last = max([self._last_step.get(run_id, 0), *trial.intermediate_values.keys()])
+        final: dict[str, Any] = {}
+        if trial.values is not None:
+            if len(trial.values) == 1:
+                final["value"] = trial.values[0]
+            else:
+                names = study.metric_names or [str(i) for i in range(len(trial.values))]
+                final.update({f"value.{n}": v for n, v in zip(names, trial.values, strict=False)})
+        attrs = trial.user_attrs
+        final.update({k: attrs[k] for k in FINAL_METRIC_KEYS if k in attrs})
+        final.update({k: v for k, v in attrs.items() if k.startswith(COST_PREFIX)})
+        for k in (USER_ATTR_EPOCHS, USER_ATTR_FIDELITY):
+            if k in attrs:
+                final[k] = attrs[k]
+        self._queue_metrics(run_id, final, last)
+        tags = {"optuna.state": trial.state.name}
+        status: RunStatus = "FINISHED"
+        if killed:
+            status = "KILLED"
+            tags["killed"] = killed
+        elif trial.state == TrialState.PRUNED:
+            tags["pruned"] = "true"
+        elif trial.state == TrialState.FAIL:
+            status = "FAILED"
+            tags["failure"] = attrs.get(USER_ATTR_FAILURE) or self._failures.get(run_id) or (
+                "unknown"
+            )
+        self._queue_tags(run_id, tags)
+        self._flush(run_id)
+        if self.log_trial_spec and isinstance(attrs.get(USER_ATTR_SPEC), str):
+            self.client.log_text(run_id, attrs[USER_ATTR_SPEC], "spec.json")
+        end = trial.datetime_complete.timestamp() * 1000 if trial.datetime_complete else None
+        self.client.set_terminated(run_id, status=status, end_time=int(end) if end else None)
+        for store in (self._last_step, self._logged_params, self._flushed_at, self._failures):
+            store.pop(run_id, None)
+
+    def stale_trial_callback(
+        self,
+        then: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    ) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+        """A heartbeat failure callback that marks a dead worker's trial run ``KILLED``.
+
+        Pass it as ``RDBStorage(..., failed_trial_callback=tracker.stale_trial_callback(
+        RetryFailedTrialCallback()))``; ``then`` is called afterwards.
+        """
+
+        def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            self.kill_trial(study, trial, reason="worker died (stale heartbeat)")
+            if then is not None:
+                then(study, trial)
+
+        return callback
+
+    def kill_trial(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, *, reason: str = "interrupted"
+    ) -> None:
+        """End the trial's child run as ``KILLED`` with ``reason`` as the ``killed`` tag.
+
+        For a trial that will never reach the Optuna callback: its worker died (see
+        :meth:`stale_trial_callback`) or the process is being interrupted (SIGINT/SIGTERM).
+        """
+        self._safe(
+            f"killing trial {trial.number}", lambda: self._finish(study, trial, killed=reason)
+        )
+
+    # ------------------------------------------------------------------ end of study
+    def end_study(self, study: optuna.Study, *, status: RunStatus = "FINISHED") -> str | None:
+        """Close open child runs and log the parent's artifacts, then end the parent run.
+
+        Child runs still open for finished trials are completed (a trial retried after its
+        worker died is ``KILLED``). Artifacts: ``best_config.json``, ``spec.json`` (the best
+        trial's decoded spec), ``trials.csv``, ``optimization_history.png`` and, with the
+        ``best_model`` option, the ``best_model`` MLflow model.
+
+        Returns:
+            The parent run id, or ``None`` when MLflow could not be reached.
+        """
+        _check_status(status)
+        run_id = self._safe("finding the parent run", lambda: self._parent_run_id(study))
+        if run_id is None:
+            return None
+        self._safe("closing open trial runs", lambda: self._sweep(study))
+        self._safe("logging study artifacts", lambda: self._log_study_artifacts(study, run_id))
+        if self.best_model is not None:
+            self._safe("logging the best model", lambda: self._log_best_model(study, run_id))
+        self._safe(
+            "ending the parent run", lambda: self.client.set_terminated(run_id, status=status)
+        )
+        return str(run_id)
+
+    def _sweep(self, study: optuna.Study) -> None:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        retried = {
+            t.system_attrs.get("failed_trial") for t in trials if "failed_trial" in t.system_attrs
+        }
+        for t in trials:
+            run_id = t.system_attrs.get(CHILD_RUN_ATTR)
+            if run_id is None or not t.state.is_finished():
+                continue
+            if self.client.get_run(run_id).info.status != "RUNNING":
+                continue
+            killed = t.state == TrialState.FAIL and t.number in retried
+            self._finish(study, t, killed="worker died (trial retried)" if killed else None)
+
+    def _log_study_artifacts(self, study: optuna.Study, run_id: str) -> None:
+        from mlflow.entities import Metric
+        from optuna.trial import TrialState
+
+        client = self.client
+        trials = study.get_trials(deepcopy=False)
+        counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+        now = _now_ms()
+        metrics = [Metric(f"n_trials.{k}", float(v), now, 0) for k, v in counts.items()]
+        epochs = sum(_finite(t.user_attrs.get(USER_ATTR_EPOCHS)) or 0.0 for t in trials)
+        metrics.append(Metric("epochs_total", epochs, now, 0))
+        best = _best_trials(study)
+        if len(study.directions) == 1 and best:
+            metrics.append(Metric("best_value", float(best[0].values[0]), now, 0))
+        client.log_batch(run_id, metrics=metrics)
+        if best:
+            if len(study.directions) == 1:
+                client.log_dict(run_id, _trial_record(best[0]), "best_config.json")
+                spec = best[0].user_attrs.get(USER_ATTR_SPEC)
+            else:
+                client.log_dict(
+                    run_id, {"pareto_front": [_trial_record(t) for t in best]}, "best_config.json"
+                )
+                spec = None
+            if isinstance(spec, str):
+                client.log_text(run_id, spec, "spec.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            table = Path(tmp) / "trials.csv"
+            study.trials_dataframe().to_csv(table, index=False)
+            client.log_artifact(run_id, str(table))
+            png = Path(tmp) / "optimization_history.png"
+            if plot_optimization_history(study, png):
+                client.log_artifact(run_id, str(png))
+
+
+    def _log_best_model(self, study: optuna.Study, run_id: str) -> None:
+        import mlflow.pytorch
+
+        import recsearch
+
+        best = _best_trials(study)
+        if not best or self.best_model is None:
+            return
+        model = self.best_model(best[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "best_model"
+            mlflow.pytorch.save_model(
+                model,
+                str(path),
+                serialization_format="pickle",
+                pip_requirements=[f"recsearch=={recsearch.__version__}", "torch"],
+            )
+            self.client.log_artifacts(run_id, str(path), artifact_path="best_model")
+        self.client.set_tag(run_id, "best_model.trial", str(best[0].number))
+
+
+def _study_key(study: optuna.Study) -> str:
+    return f"{id(study._storage)}:{study._study_id}"
+
+
+def _jsonable(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(mapping), default=str))
+
+
+def _best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    try:
+        if len(study.directions) == 1:
+            return [study.best_trial]
+        return list(study.best_trials)
+    except ValueError:
+        return []
+
+
+def _trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": trial.number,
+        "values": trial.values,
+        "params": _jsonable(trial.params),
+        "user_attrs": {
+            k: v for k, v in _jsonable(trial.user_attrs).items() if k != USER_ATTR_SPEC
+        },
+    }
+
+
+def plot_optimization_history(study: optuna.Study, path: str | os.PathLike[str]) -> bool:
+    """Write the objective value of each finished trial and the best so far as a PNG.
+
+    Uses matplotlib's object API (no pyplot state). Multi-objective studies plot their first
+    objective. Returns whether a plot was written (``False`` with no completed trial).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if not done:
+        return False
+    xs = [t.number for t in done]
+    ys = [float(t.values[0]) for t in done]
+    maximize = study.directions[0] == StudyDirection.MAXIMIZE
+    best: list[float] = []
+    for y in ys:
+        best.append(y if not best else (max(best[-1], y) if maximize else min(best[-1], y)))
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.scatter(xs, ys, s=14, alpha=0.6, label="trial value")
+    ax.step(xs, best, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel((study.metric_names or ["objective"])[0])
+    ax.set_title(f"Optimization history: {study.study_name}")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=100)
+    return True
+
+
+def iter_child_runs(
+    client: MlflowClient, parent_run_id: str, *, experiment_ids: Iterable[str] | None = None
+) -> list[Any]:
+    """The child runs of ``parent_run_id`` (searched in the parent's experiment by default)."""
+    if experiment_ids is None:
+        experiment_ids = [client.get_run(parent_run_id).info.experiment_id]
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            list(experiment_ids),
+            filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _check_status(status: str) -> None:
+    if status not in ("FINISHED", "FAILED", "KILLED"):
+        raise InvalidParameterError(
+            "The 'status' parameter of MLflowTracker.end_study must be among "
+            f"('FINISHED', 'FAILED', 'KILLED'). Got {status!r} instead."
+        )
