@@ -1,0 +1,597 @@
+"""The ``recsearch`` command line: run, create, worker, compare, best, spaces, strategies.
+
+Every command prints an example with ``--help``. Bad input (unknown data set, space or strategy,
+an unreachable or mistyped storage URL, an unknown study) ends with one line on stderr and a
+non-zero exit status, never a traceback (``RECSEARCH_DEBUG=1`` shows it).
+
+Exit status: 0 done, 1 error, 2 bad usage, 130 (SIGINT) or 143 (SIGTERM) interrupted; the same
+command again resumes an interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_RUN_EXAMPLE = """\
+example:
+  recsearch run --dataset movielens-100k --space autofis --strategy smac --trials 50 \\
+      --budget-epochs 5 --workers 2
+  recsearch run --dataset synthetic --dataset-option n_rows=5000 --space hpo --strategy tpe \\
+      --trials 20 --storage postgresql+psycopg://user:pw@db-host:5432/recsearch --study ctr-1
+
+Rerunning the same command resumes the study and runs only the missing trials.
+Without --storage the study lives in ./recsearch-journal.log (a journal file: several local
+worker processes write it concurrently without SQLite's locking errors).
+"""
+
+_CREATE_EXAMPLE = """\
+example:
+  recsearch create --dataset criteo --dataset-path /data/criteo.tsv --space autoctr \\
+      --strategy autoctr --trials 400 --study criteo-autoctr \\
+      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch \\
+      --tracking-uri http://mlflow-host:5000
+  # then, on every machine:
+  recsearch worker --study criteo-autoctr \\
+      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch
+"""
+
+_WORKER_EXAMPLE = """\
+example:
+  recsearch worker --study criteo-autoctr \\
+      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch --threads 8
+
+The worker reads data set, space, strategy, budget and seed from the study (written by
+`recsearch create` or `recsearch run`) and runs trials until the study holds its target.
+"""
+
+_COMPARE_EXAMPLE = """\
+example:
+  recsearch compare --dataset movielens-100k --space autofis \\
+      --strategies random,tpe,smac,evolution,nbtree,hyperband --seeds 5 --budget 200 \\
+      --workers 2 --out reports/autofis
+"""
+
+_BEST_EXAMPLE = """\
+example:
+  recsearch best --study criteo-autoctr --storage sqlite:///studies.db
+"""
+
+_SPACES_EXAMPLE = """\
+example:
+  recsearch spaces
+"""
+
+_STRATEGIES_EXAMPLE = """\
+example:
+  recsearch strategies
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error style of the rest of the CLI."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument(
+        "--dataset",
+        required=required,
+        help="data set: synthetic, movielens-100k, criteo, avazu, a CSV/Parquet path, "
+        "or module:callable",
+    )
+    p.add_argument("--dataset-path", help="file or folder the data set is read from")
+    p.add_argument(
+        "--dataset-option",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="loader option (repeatable; VALUE parsed as JSON when possible)",
+    )
+
+
+def _add_study_options(p: argparse.ArgumentParser) -> None:
+    _add_dataset(p)
+    p.add_argument("--space", required=True, help="space preset (see `recsearch spaces`)")
+    p.add_argument(
+        "--strategy", required=True, help="search strategy (see `recsearch strategies`)"
+    )
+    p.add_argument(
+        "--strategy-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+        help="strategy option, e.g. max_resource=5 (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--trials", type=_positive_int, default=50, help="complete+pruned trials")
+    p.add_argument("--budget-epochs", type=_positive_float, default=1.0,
+                   help="training epochs per trial")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--cost", default=None,
+                   help="a cost measure as second objective (params, embedding_bytes, flops, "
+                   "latency_ms)")  # fmt: skip
+    p.add_argument("--objective", default="ctr", help=argparse.SUPPRESS)
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (default: journal file ./recsearch-journal.log)")
+    p.add_argument("--study", default=None, help="study name (default: derived from settings)")
+    p.add_argument("--tracking-uri", default="default",
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
+                   "sqlite:///mlflow.db); 'none' turns tracking off")  # fmt: skip
+    p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    from recsearch import __version__
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="recsearch",
+        description="AutoML for deep recommender systems (CTR prediction).",
+        epilog=_RUN_EXAMPLE,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"recsearch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="create or resume a study and run it", epilog=_RUN_EXAMPLE,
+                       formatter_class=fmt)  # fmt: skip
+    _add_study_options(p)
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--heartbeat", type=_positive_int, default=10,
+                   help="seconds between trial heartbeats")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
+                       epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    _add_study_options(p)
+
+    p = sub.add_parser("worker", help="join a study and run trials until it is done",
+                       epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
+    p.add_argument("--trials", type=_positive_int, default=None,
+                   help="run at most this many trials in this worker")  # fmt: skip
+    p.add_argument("--worker-index", type=int, default=None,
+                   help="seeds the sampler with seed + 1000 * index (default: the pid)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    p.add_argument("--heartbeat", type=_positive_int, default=10,
+                   help="seconds between trial heartbeats")  # fmt: skip
+    p.add_argument("--grace", type=_positive_int, default=None,
+                   help="seconds without heartbeat before a trial counts as dead "
+                   "(default: 3 x heartbeat)")  # fmt: skip
+    p.add_argument("--tracking-uri", default=None,
+                   help="override the study's MLflow tracking URI ('none': off)")
+    p.add_argument("--dataset-path", default=None,
+                   help="where the study's data set lives on this machine")
+    p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    p = sub.add_parser("compare", help="compare strategies on one space, same budget",
+                       epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    _add_dataset(p)
+    p.add_argument("--space", required=True)
+    p.add_argument("--strategies", required=True, help="comma-separated strategy names")
+    p.add_argument("--seeds", type=_positive_int, default=5)
+    p.add_argument("--budget", type=_positive_float, default=200.0,
+                   help="epoch-equivalents per strategy and seed")  # fmt: skip
+    p.add_argument("--budget-epochs", type=_positive_float, default=1.0,
+                   help="epochs of one full-fidelity trial")  # fmt: skip
+    p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--out", default="reports/compare", help="report folder")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI ('none': no tracking)")  # fmt: skip
+
+    p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
+                       formatter_class=fmt)  # fmt: skip
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
+                   formatter_class=fmt)  # fmt: skip
+    sub.add_parser("strategies", help="list the search strategies", epilog=_STRATEGIES_EXAMPLE,
+                   formatter_class=fmt)  # fmt: skip
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = dict(args.dataset_option or [])
+    if getattr(args, "dataset_path", None):
+        options["path"] = os.path.abspath(args.dataset_path)
+    return options
+
+
+def _tracking(value: str | None) -> str | None:
+    if value is None or value.lower() == "none":
+        return None
+    return value
+
+
+def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "dataset": args.dataset,
+        "dataset_options": _dataset_options(args),
+        "space": args.space,
+        "strategy": args.strategy,
+        "strategy_options": dict(args.strategy_option or []),
+        "n_trials": args.trials,
+        "budget_epochs": args.budget_epochs,
+        "seed": args.seed,
+        "metric": args.metric,
+        "cost": args.cost,
+        "objective": args.objective,
+        "tracking_uri": _tracking(args.tracking_uri),
+        "experiment": args.experiment,
+    }
+
+
+class _ProgressBar:
+    """tqdm bar: trials done of the target, best so far, elapsed and ETA."""
+
+    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
+        self.bar = None
+        self.last = initial
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="trial", dynamic_ncols=True,
+                            file=sys.stderr)  # fmt: skip
+
+    def __call__(self, study: Any, counts: Any) -> None:
+        if self.bar is None:
+            return
+        done = min(counts.done, self.bar.total)
+        if done > self.last:
+            self.bar.update(done - self.last)
+            self.last = done
+        best = _best_text(study)
+        postfix = {"best": best} if best else {}
+        if counts.failed:
+            postfix["failed"] = counts.failed
+        if counts.running:
+            postfix["running"] = counts.running
+        self.bar.set_postfix(postfix, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _best_text(study: Any) -> str:
+    try:
+        if len(study.directions) > 1:
+            return f"{len(study.best_trials)} on front"
+        return f"{study.best_value:.4f}"
+    except (ValueError, RuntimeError):
+        return ""
+
+
+def _print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not trials:
+        print(f"study {study.study_name}: no complete trial yet")
+        return
+    best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
+    if as_json:
+        out = [
+            {"number": t.number, "values": t.values, "params": t.params,
+             "user_attrs": {k: v for k, v in t.user_attrs.items() if k != "spec"}}
+            for t in best
+        ]  # fmt: skip
+        print(json.dumps(out if len(out) > 1 else out[0], indent=2, default=str))
+        return
+    names = [f"valid {settings.metric}" if settings is not None else "value"]
+    if settings is not None and settings.cost:
+        names.append(f"cost {settings.cost}")
+    if len(best) > 1:
+        print(f"{len(best)} trials on the Pareto front; the first {min(len(best), 5)}:")
+    for t in best[:5]:
+        values = ", ".join(
+            f"{name} {v:.6g}" for name, v in zip(names + ["value"] * len(t.values), t.values)
+        )
+        print(f"best trial #{t.number}: {values}")
+        print("configuration:")
+        for key in sorted(t.params):
+            print(f"  {key} = {t.params[key]!r}")
+
+
+def _print_summary(result: Any, storage_url: str) -> None:
+    c = result.counts
+    study = result.study
+    print(f"study {study.study_name}: {c.complete} complete, {c.pruned} pruned, "
+          f"{c.failed} failed (target {result.settings.n_trials})")  # fmt: skip
+    _print_failures(result.failures)
+    _print_best(study, result.settings)
+    if result.settings.tracking_uri:
+        print(f"runs: mlflow ui --backend-store-uri {result.settings.tracking_uri}")
+    print(f"more workers: recsearch worker --study {study.study_name} --storage {storage_url}")
+
+
+def _print_failures(failures: Sequence[tuple[str, int]]) -> None:
+    if not failures:
+        return
+    total = sum(n for _, n in failures)
+    print(f"failed trials by cause ({total}):")
+    for reason, n in failures:
+        print(f"  {n} x {reason}")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from recsearch import runner
+
+    storage = args.storage
+    bar: _ProgressBar | None = None
+
+    def progress(study: Any, counts: Any) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _ProgressBar(args.trials, counts.done, enabled=not args.no_progress)
+        bar(study, counts)
+
+    start = time.monotonic()
+    try:
+        result = runner.run(
+            workers=args.workers,
+            study_name=args.study,
+            storage=storage,
+            heartbeat_interval=args.heartbeat,
+            progress=progress,
+            **_create_kwargs(args),
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    url = storage or f"journal:{runner.DEFAULT_JOURNAL}"
+    _print_summary(result, url)
+    print(f"elapsed: {time.monotonic() - start:.1f} s")
+    for line in result.worker_errors:
+        print(f"recsearch: {line}", file=sys.stderr)
+    if result.interrupted is not None:
+        print(f"recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 128 + result.interrupted
+    if result.counts.done < result.settings.n_trials:
+        return EXIT_ERROR
+    return 0
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    from recsearch import runner
+
+    study, settings = runner.create_study(
+        study_name=args.study, storage=args.storage, **_create_kwargs(args)
+    )
+    url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
+    print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
+          f"{settings.space} / {settings.dataset}")  # fmt: skip
+    print(f"start workers: recsearch worker --study {study.study_name} --storage {url}")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from recsearch import runner
+
+    def on_trial(study: Any, trial: Any) -> None:
+        if args.quiet:
+            return
+        state = trial.state.name.lower()
+        extra = ""
+        if state == "fail":
+            extra = f" ({trial.user_attrs.get('failure', 'no reason recorded')})"
+        elif trial.values:
+            extra = " " + ", ".join(f"{v:.6g}" for v in trial.values)
+        print(f"trial {trial.number}: {state}{extra}", flush=True)
+
+    options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    result = runner.run_worker(
+        study_name=args.study,
+        storage=args.storage,
+        n_trials=args.trials,
+        worker_index=args.worker_index,
+        threads=args.threads,
+        tracking_uri=args.tracking_uri,
+        heartbeat_interval=args.heartbeat,
+        grace_period=args.grace,
+        finalize=not args.no_finalize,
+        dataset_options=options,
+        on_trial=on_trial,
+    )
+    if not args.quiet:
+        c = result.counts
+        print(f"worker ran {result.ran} trials; study {result.study_name}: {c.complete} "
+              f"complete, {c.pruned} pruned, {c.failed} failed")  # fmt: skip
+        _print_failures(result.failures)
+    if result.interrupted is not None:
+        print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
+        return 128 + result.interrupted
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import optuna
+
+    from recsearch.compare import run_comparison
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if not names:
+        raise _usage("--strategies needs at least one name")
+    _check_names("strategy", names)
+    _check_names("space", [args.space])
+    report = run_comparison(
+        dataset=args.dataset,
+        dataset_options=_dataset_options(args),
+        space=args.space,
+        strategies=names,
+        seeds=args.seeds,
+        budget=args.budget,
+        budget_epochs_per_trial=args.budget_epochs,
+        metric=args.metric,
+        out_dir=args.out,
+        workers=args.workers,
+        tracking_uri=_tracking(args.tracking_uri),
+        track=(args.tracking_uri or "").lower() != "none",
+    )
+    to_markdown = getattr(report, "to_markdown", None)
+    if callable(to_markdown):
+        print(to_markdown())
+    print(f"report: {getattr(report, 'out_dir', args.out)}")
+    run_id = getattr(report, "mlflow_run_id", None)
+    if run_id:
+        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
+            "sqlite:///mlflow.db"
+        )
+        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
+    return 0
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    from recsearch import runner
+
+    study, settings = runner.load_study(study_name=args.study, storage=args.storage)
+    if not args.json:
+        c = runner.study_counts(study)
+        print(f"study {study.study_name}: {c.complete} complete, {c.pruned} pruned, "
+              f"{c.failed} failed (target {settings.n_trials})")  # fmt: skip
+    _print_best(study, settings, as_json=args.json)
+    return 0
+
+
+def _check_names(kind: str, names: Sequence[str]) -> None:
+    from recsearch.errors import InvalidParameterError
+
+    table = _listing(kind)
+    for name in names:
+        if ":" not in name and name not in table:
+            raise InvalidParameterError(
+                f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}"
+            )
+
+
+def _listing(kind: str) -> dict[str, str]:
+    if kind == "space":
+        from recsearch import spaces
+
+        return dict(spaces.available())
+    from recsearch import strategies
+
+    return dict(strategies.available())
+
+
+def _cmd_list(kind: str) -> int:
+    table = _listing(kind)
+    width = max((len(k) for k in table), default=0)
+    for name in sorted(table):
+        print(f"{name:<{width}}  {table[name]}")
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``recsearch`` console script; returns the exit status."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    commands = {
+        "run": _cmd_run,
+        "create": _cmd_create,
+        "worker": _cmd_worker,
+        "compare": _cmd_compare,
+        "best": _cmd_best,
+        "spaces": lambda a: _cmd_list("space"),
+        "strategies": lambda a: _cmd_list("strategy"),
+    }
+    from recsearch.errors import RecsearchError
+
+    try:
+        return commands[args.command](args)
+    except _UsageError as exc:
+        print(f"recsearch {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("recsearch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # NOTE: output piped into `head`; exit quietly like other command line tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (RecsearchError, FileNotFoundError, PermissionError) as exc:
+        if os.environ.get("RECSEARCH_DEBUG"):
+            raise
+        print(f"recsearch {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
+        if os.environ.get("RECSEARCH_DEBUG"):
+            raise
+        print(
+            f"recsearch {args.command}: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
+            " (set RECSEARCH_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines)[:500] if lines else type(exc).__name__
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
