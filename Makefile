@@ -26,8 +26,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
 
+# DeepCTR-Torch is the training-speed reference; it goes into .bench-deps, never into .venv.
 bench: $(STAMP)
-	$(PY) -m bench $(BENCH)
+	test -d .bench-deps/deepctr_torch || $(PIP) install --quiet --no-deps --target .bench-deps \
+		deepctr-torch==0.3.0
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
