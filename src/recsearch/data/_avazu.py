@@ -11,22 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
-from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from recsearch.data import _clicklog
 from recsearch.data import _stream
-from recsearch.data._assemble import assemble
-from recsearch.data.cache import cached
 from recsearch.data.schema import Dataset
-from recsearch.data.schema import FieldKind
 from recsearch.data.splits import DEFAULT_FRACTIONS
-from recsearch.data.splits import random_split
-from recsearch.data.splits import temporal_split
 from recsearch.errors import DataError
-from recsearch.errors import InvalidParameterError
 
 LABEL = "click"
 HOUR = "hour"
@@ -81,41 +75,11 @@ def avazu(
         >>> ds.schema.names[:3]  # doctest: +SKIP
         ('hour_of_day', 'weekday', 'C1')
     """
-    p = _stream.check_file(path)
-    if nrows is not None and (int(nrows) != nrows or nrows < 1):
-        raise InvalidParameterError(f"The 'nrows' parameter must be >= 1. Got {nrows!r} instead.")
-    if int(min_count) != min_count or min_count < 1:
-        raise InvalidParameterError(
-            f"The 'min_count' parameter must be an integer >= 1. Got {min_count!r} instead."
-        )
-    options = {
-        "nrows": nrows,
-        "min_count": min_count,
-        "split": split,
-        "fractions": list(fractions),
-        "seed": seed,
-    }
-    return cached(
-        "avazu",
-        [p],
-        options,
-        lambda: _build(
-            p, nrows=nrows, min_count=min_count, split=split, fractions=fractions, seed=seed
-        ),
-        use_cache=use_cache,
-        mmap=mmap,
-    )
+    options = _clicklog.Options(nrows, min_count, split, fractions, seed)
+    return _clicklog.load("avazu", path, _build, options, use_cache=use_cache, mmap=mmap)
 
 
-def _build(
-    p: Path,
-    *,
-    nrows: int | None,
-    min_count: int,
-    split: str,
-    fractions: Sequence[float],
-    seed: int,
-) -> Dataset:
+def _build(p: Path, options: _clicklog.Options) -> Dataset:
     header = _stream.read_header(p, ",")
     for col in (LABEL, HOUR):
         if col not in header:
@@ -131,38 +95,21 @@ def _build(
             problem = _stream.check_int(parts, index=hour_at, name=HOUR)
         return problem
 
-    def fail(cause: BaseException | str) -> NoReturn:
-        _stream.raise_located(
-            p, sep=",", n_columns=len(header), skip_header=True, check=line_check,
-            cause=cause, max_lines=nrows,
-        )  # fmt: skip
-
     types = dict.fromkeys(header, pa.string())
     types[LABEL] = pa.int64()
     types[HOUR] = pa.int64()
-    labels: list[np.ndarray] = []
     hours: list[np.ndarray] = []
     keys: list[list[np.ndarray]] = [[] for _ in fields]
-    n = 0
-    try:
-        for batch in _stream.batches(
-            p, sep=",", column_names=None, column_types=types, quote=True
-        ):
-            if nrows is not None and n + batch.num_rows > nrows:
-                batch = batch.slice(0, nrows - n)
-            label = _stream.int_values(batch.column(label_at))
-            if not np.isin(label, (0, 1)).all():
-                fail("label must be 0 or 1")
-            hour = _stream.int_values(batch.column(hour_at))
-            labels.append(label.astype(np.float32))
-            hours.append(hour)
-            for j, name in enumerate(fields):
-                keys[j].append(_stream.string_keys(batch.column(header.index(name))))
-            n += batch.num_rows
-            if nrows is not None and n >= nrows:
-                break
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        fail(exc)
+
+    def collect(batch: pa.RecordBatch) -> None:
+        hours.append(_stream.int_values(batch.column(hour_at)))
+        for j, name in enumerate(fields):
+            keys[j].append(_stream.string_keys(batch.column(header.index(name))))
+
+    label, n = _clicklog.stream_labelled(
+        p, sep=",", columns=header, header=True, column_types=types, quote=True,
+        label_at=label_at, check=line_check, nrows=options.nrows, collect=collect,
+    )  # fmt: skip
     if n == 0:
         raise DataError(f"{p}: the file has a header but no data rows")
     hour_all = np.concatenate(hours)
@@ -177,27 +124,13 @@ def _build(
     key_columns = [hour_of_day.view(np.uint64), weekday.view(np.uint64)]
     key_columns += [np.concatenate(parts) for parts in keys]
     del keys
-    if split == "temporal":
-        indices = temporal_split(hour_all, fractions=fractions)
-    elif split == "random":
-        indices = random_split(n, fractions=fractions, seed=seed)
-    else:
-        raise InvalidParameterError(
-            f"The 'split' parameter must be 'random' or 'temporal'. Got {split!r} instead."
-        )
-    codes, sizes = _stream.encode_key_columns(key_columns, indices[0], min_count=min_count)
-    names = ["hour_of_day", "weekday", *fields]
-    schema_fields: list[tuple[str, FieldKind, int]] = [
-        (name, "categorical", size) for name, size in zip(names, sizes, strict=True)
-    ]
-    return assemble(
+    return _clicklog.finish(
         "avazu",
+        p,
+        options,
         label_name=LABEL,
-        fields=schema_fields,
-        categorical=codes,
-        numeric=np.zeros((n, 0), dtype=np.float32),
-        multi_hot=(),
-        label=np.concatenate(labels),
-        indices=indices,
-        info={"source": str(p), "rows": n, "min_count": int(min_count)},
+        label=label,
+        names=["hour_of_day", "weekday", *fields],
+        key_columns=key_columns,
+        times=hour_all,
     )

@@ -13,21 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
-from typing import NoReturn
 
 import numpy as np
 import pyarrow as pa
 
+from recsearch.data import _clicklog
 from recsearch.data import _stream
-from recsearch.data._assemble import assemble
-from recsearch.data.cache import cached
 from recsearch.data.schema import Dataset
-from recsearch.data.schema import FieldKind
 from recsearch.data.splits import DEFAULT_FRACTIONS
-from recsearch.data.splits import random_split
-from recsearch.data.splits import temporal_split
 from recsearch.errors import DataError
-from recsearch.errors import InvalidParameterError
 
 INT_FIELDS = tuple(f"I{i}" for i in range(1, 14))
 CAT_FIELDS = tuple(f"C{i}" for i in range(1, 27))
@@ -80,99 +74,37 @@ def criteo(
         >>> len(ds.schema.sparse)  # doctest: +SKIP
         39
     """
-    p = _stream.check_file(path)
-    if nrows is not None and (int(nrows) != nrows or nrows < 1):
-        raise InvalidParameterError(f"The 'nrows' parameter must be >= 1. Got {nrows!r} instead.")
-    if int(min_count) != min_count or min_count < 1:
-        raise InvalidParameterError(
-            f"The 'min_count' parameter must be an integer >= 1. Got {min_count!r} instead."
-        )
-    options = {
-        "nrows": nrows,
-        "min_count": min_count,
-        "split": split,
-        "fractions": list(fractions),
-        "seed": seed,
-    }
-    return cached(
-        "criteo",
-        [p],
-        options,
-        lambda: _build(
-            p, nrows=nrows, min_count=min_count, split=split, fractions=fractions, seed=seed
-        ),
-        use_cache=use_cache,
-        mmap=mmap,
-    )
+    options = _clicklog.Options(nrows, min_count, split, fractions, seed)
+    return _clicklog.load("criteo", path, _build, options, use_cache=use_cache, mmap=mmap)
 
 
-def _build(
-    p: Path,
-    *,
-    nrows: int | None,
-    min_count: int,
-    split: str,
-    fractions: Sequence[float],
-    seed: int,
-) -> Dataset:
+def _build(p: Path, options: _clicklog.Options) -> Dataset:
     types = {"label": pa.int64(), **dict.fromkeys(INT_FIELDS, pa.int64())}
     types.update(dict.fromkeys(CAT_FIELDS, pa.string()))
-    labels: list[np.ndarray] = []
     keys: list[list[np.ndarray]] = [[] for _ in range(len(INT_FIELDS) + len(CAT_FIELDS))]
-    n = 0
 
-    def fail(cause: BaseException | str) -> NoReturn:
-        _stream.raise_located(
-            p, sep="\t", n_columns=len(COLUMNS), skip_header=False, check=_line_check,
-            cause=cause, max_lines=nrows,
-        )  # fmt: skip
+    def collect(batch: pa.RecordBatch) -> None:
+        for j in range(len(INT_FIELDS)):
+            keys[j].append(bucketize(_stream.int_values(batch.column(1 + j))).view(np.uint64))
+        for j in range(len(CAT_FIELDS)):
+            col = batch.column(1 + len(INT_FIELDS) + j)
+            keys[len(INT_FIELDS) + j].append(_stream.string_keys(col))
 
-    try:
-        for batch in _stream.batches(
-            p, sep="\t", column_names=COLUMNS, column_types=types, quote=False
-        ):
-            if nrows is not None and n + batch.num_rows > nrows:
-                batch = batch.slice(0, nrows - n)
-            label = _stream.int_values(batch.column(0))
-            if not np.isin(label, (0, 1)).all():
-                fail("label must be 0 or 1")
-            labels.append(label.astype(np.float32))
-            for j in range(len(INT_FIELDS)):
-                keys[j].append(bucketize(_stream.int_values(batch.column(1 + j))).view(np.uint64))
-            for j in range(len(CAT_FIELDS)):
-                col = batch.column(1 + len(INT_FIELDS) + j)
-                keys[len(INT_FIELDS) + j].append(_stream.string_keys(col))
-            n += batch.num_rows
-            if nrows is not None and n >= nrows:
-                break
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        fail(exc)
+    label, n = _clicklog.stream_labelled(
+        p, sep="\t", columns=COLUMNS, header=False, column_types=types, quote=False,
+        label_at=0, check=_line_check, nrows=options.nrows, collect=collect,
+    )  # fmt: skip
     if n == 0:
         raise DataError(f"{p}: no data rows")
-    label_all = np.concatenate(labels)
     key_columns = [np.concatenate(parts) for parts in keys]
     del keys
-    if split == "temporal":
-        indices = temporal_split(np.arange(n), fractions=fractions)
-    elif split == "random":
-        indices = random_split(n, fractions=fractions, seed=seed)
-    else:
-        raise InvalidParameterError(
-            f"The 'split' parameter must be 'random' or 'temporal'. Got {split!r} instead."
-        )
-    codes, sizes = _stream.encode_key_columns(key_columns, indices[0], min_count=min_count)
-    fields: list[tuple[str, FieldKind, int]] = [
-        (name, "categorical", size)
-        for name, size in zip(INT_FIELDS + CAT_FIELDS, sizes, strict=True)
-    ]
-    return assemble(
+    return _clicklog.finish(
         "criteo",
+        p,
+        options,
         label_name="label",
-        fields=fields,
-        categorical=codes,
-        numeric=np.zeros((n, 0), dtype=np.float32),
-        multi_hot=(),
-        label=label_all,
-        indices=indices,
-        info={"source": str(p), "rows": n, "min_count": int(min_count)},
+        label=label,
+        names=INT_FIELDS + CAT_FIELDS,
+        key_columns=key_columns,
+        times=None,
     )
