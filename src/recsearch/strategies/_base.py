@@ -339,13 +339,47 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         if isinstance(stored, dict) and _cs.vector_from_params(self._space, stored) is not None:
             values = dict(stored)
         else:
+            values = self._claim(study, trial)
+        self._configs[trial._trial_id] = values
+        return values
+
+    def _claim(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
+        """Sample a configuration, store it, and give it up if a running earlier trial holds it.
+
+        Two workers sampling at the same moment cannot see each other's pending configuration.
+        Once ours is stored, the later-numbered trial of such a pair samples again (the stored
+        configuration is now in the history it skips), so workers do not train one
+        configuration twice. After ``_CLAIM_TRIES`` tries the last proposal stands (a space
+        with nothing unseen left).
+        """
+        values: dict[str, Any] = {}
+        for _ in range(_CLAIM_TRIES):
             proposal = self.sample_configuration(study, trial)
             if isinstance(proposal, Configuration):
                 proposal = proposal.get_array()
-            values = _cs.values_of(self._space, np.asarray(proposal, dtype=np.float64))
+            vector = np.asarray(proposal, dtype=np.float64)
+            values = _cs.values_of(self._space, vector)
             study._storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
-        self._configs[trial._trial_id] = values
+            if not self._held_by_earlier_running_trial(study, trial, _cs.key_of(vector)):
+                break
         return values
+
+    def _held_by_earlier_running_trial(
+        self, study: Study, trial: FrozenTrial, key: _cs.ConfigKey
+    ) -> bool:
+        running = study._storage.get_all_trials(
+            study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+        )
+        for other in running:
+            if other.number < trial.number:
+                vector = self._vector_of(other)
+                if vector is not None and _cs.key_of(vector) == key:
+                    return True
+        return False
+
+
+_CLAIM_TRIES = 3
+"""Samples per trial at most when racing workers proposed the same configuration."""
 
 
 class _NoValue:

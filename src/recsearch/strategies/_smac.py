@@ -39,11 +39,12 @@ class SMACSampler(ConfigSpaceSampler):
 
     Like SMAC3's hyperparameter-optimization facade: after ``n_initial`` random configurations, a
     surrogate (SMAC3's random forest, or its Gaussian process with ``model="gp"``) is fitted on
-    every evaluated trial (log-scaled losses; failed trials get the worst loss seen) and expected
-    improvement is maximised by SMAC3's local-and-sorted random search. The ranked challengers are
-    proposed in turn until ``retrain_after`` new trials have finished, then the model is refitted;
-    each proposal is random with probability ``random_probability``. Trials seen in the study
-    (finished or running in another worker) are skipped.
+    every evaluated trial (losses log-scaled as SMAC3's log-scaled encoder does; failed trials get
+    the worst loss seen) and expected improvement (for the forest: fitted with ``log_y`` and EI in
+    the original scale, as in the facade) is maximised by SMAC3's local-and-sorted random search.
+    The ranked challengers are proposed in turn until ``retrain_after`` new trials have finished,
+    then the model is refitted; each proposal is random with probability ``random_probability``.
+    Trials seen in the study (finished or running in another worker) are skipped.
 
     Args:
         space: The configuration space.
@@ -116,7 +117,9 @@ class SMACSampler(ConfigSpaceSampler):
             vector = self._queue.pop(0)
             if _cs.key_of(vector) not in history.seen:
                 return vector
-        self._refit(history, self.trial_seed(trial))
+        # NOTE: another stream: a refit just made in this call with the same seed would rank the
+        # same (all seen) challengers again.
+        self._refit(history, self.trial_seed(trial, stream=1))
         while self._queue:
             vector = self._queue.pop(0)
             if _cs.key_of(vector) not in history.seen:
@@ -134,14 +137,14 @@ class SMACSampler(ConfigSpaceSampler):
         y_of = {o.number: float(v) for o, v in zip(evaluated, losses, strict=True)}
         x = np.asarray([o.vector for o in observations], dtype=np.float64)
         y = np.asarray([y_of.get(o.number, worst) for o in observations], dtype=np.float64)
-        low, high = float(y.min()), float(y.max())
-        span = high - low if high > low else 1.0
-        y = np.log((y - low) / span + 1e-3)
+        y = _log_scaled(y)
         model = self._make_model(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             model.train(x, y[:, None])
-        acquisition = EI()
+        # NOTE: the forest is fitted on log losses with ``log_y`` (leaves average exp(y)), so EI
+        # is taken in the original scale (``log=True``), as SMAC3's facade pairs them.
+        acquisition = EI(log=self._model_kind == "rf")
         acquisition.update(model=model, eta=float(y.min()), num_data=len(y))
         self._smac_space.seed(seed)
         maximizer = LocalAndSortedRandomSearch(
@@ -164,9 +167,12 @@ class SMACSampler(ConfigSpaceSampler):
             return RandomForest(
                 self._smac_space,
                 n_trees=self._n_trees,
+                log_y=True,
+                # NOTE: the facade's settings; leaves of 3 and more left a few dozen trials with
+                # a handful of flat plateaus, so EI ties broke at random on most hyperparameters.
                 ratio_features=1.0,
-                min_samples_split=3,
-                min_samples_leaf=3,
+                min_samples_split=2,
+                min_samples_leaf=1,
                 seed=seed,
                 # NOTE: one thread: a joblib pool per fit and per prediction costs more than the
                 # ten small trees it would parallelise.
@@ -179,3 +185,19 @@ class SMACSampler(ConfigSpaceSampler):
 
         scenario = types.SimpleNamespace(configspace=self._smac_space, seed=seed)
         return BlackBoxFacade.get_model(scenario)  # type: ignore[arg-type]
+
+
+def _log_scaled(y: np.ndarray, *, percentile: float = 5.0) -> np.ndarray:
+    """Scale losses to (0, 1] and take the log, the best loss not pushed far below the rest.
+
+    The floor sits below the best loss by the gap between the best and the ``percentile``-th
+    loss (SMAC3's log-scaled encoding), so the best trial stays comparable to its close
+    neighbours; a fixed tiny floor would make it an outlier that dominates the forest's leaves
+    and leaves expected improvement driven by variance alone.
+    """
+    low, high = float(y.min()), float(y.max())
+    if high <= low:
+        return np.zeros_like(y)
+    gap = float(np.percentile(y, percentile)) - low
+    floor = low - max(gap, 1e-3 * (high - low))
+    return np.log((y - floor) / (high - floor))
