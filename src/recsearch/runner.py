@@ -440,6 +440,16 @@ def _first_line(exc: BaseException) -> str:
     return line[:300]
 
 
+def _root_line(exc: BaseException) -> str:
+    """The first line of the innermost cause: Optuna wraps a refused connection in a generic
+    'exception is raised during the commit' error whose cause says what really happened."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return _first_line(exc)
+
+
 def open_storage(
     url: str | None,
     *,
@@ -518,7 +528,7 @@ def open_storage(
                     skip_table_creation=must_exist,
                 )
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy, driver and import errors alike
-            reason = _first_line(exc)
+            reason = _root_line(exc)
             if must_exist and ("does not exist" in reason or "no such table" in reason):
                 reason = "it holds no Optuna studies"
             raise StorageError(f"cannot open storage {shown!r}: {reason}") from None
