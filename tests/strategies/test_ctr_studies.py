@@ -14,12 +14,7 @@ from recsearch.spaces import preset
 from recsearch.strategies import ConfigSpaceSampler
 from recsearch.strategies import available
 
-# NOTE: the default run keeps one strategy of each kind; the rest are opt-in (-m slow).
-DEFAULT = {"random", "evolution", "autoctr", "nbtree", "smac", "hyperband"}
-PARAMS = [
-    name if name in DEFAULT else pytest.param(name, marks=pytest.mark.slow)
-    for name in sorted(available())
-]
+PARAMS = sorted(available())
 
 
 @pytest.fixture(scope="module")
