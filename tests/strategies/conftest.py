@@ -51,3 +51,9 @@ def build_strategy(name: str, space: ConfigurationSpace, seed: int = 0, **extra:
 @pytest.fixture
 def make_strategy() -> Callable[..., Strategy]:
     return build_strategy
+
+
+@pytest.fixture
+def fast_options() -> dict[str, dict[str, Any]]:
+    """:data:`FAST_OPTIONS`, for tests that hand options to worker processes."""
+    return FAST_OPTIONS

@@ -282,3 +282,26 @@ def test_evolutionary_strategies_beat_random_on_the_toy_objective(make_space) ->
         best[name] = float(np.median(values))
     for name in ("evolution", "nbtree"):
         assert best[name] < best["random"], best
+
+
+def test_smac_starts_with_its_sobol_design_and_workers_skip_what_is_held(make_space) -> None:
+    from recsearch.spaces import suggest
+    from recsearch.strategies._smac import _sobol_design
+
+    def key_of_trial(trial) -> _cs.ConfigKey:  # type: ignore[no-untyped-def]
+        return _cs.key_of(_cs.configuration_from_params(space, trial.params).get_array())
+
+    space = make_space()
+    strategy = create("smac", space, seed=3, n_initial=6, retrain_after=2, challengers=50)
+    design = [_cs.key_of(v) for v in _sobol_design(space, 6, 3)]
+    assert len(set(design)) == len(design) >= 4  # forbidden points may drop out
+    study = strategy.create_study()
+    # Two trials run at once, as two workers would: the second takes the next design point.
+    first, second = study.ask(), study.ask()
+    for trial in (first, second):
+        suggest(trial, space)
+    assert [key_of_trial(first), key_of_trial(second)] == design[:2]
+    for trial in (first, second):
+        study.tell(trial, 0.5)
+    study.optimize(toy_objective(space), n_trials=len(design) - 2)
+    assert [key_of_trial(t) for t in study.trials] == design

@@ -64,6 +64,8 @@ def test_unknown_name_and_option_are_rejected_with_the_choices(make_space) -> No
 def test_invalid_option_values_name_the_parameter(make_space) -> None:
     with pytest.raises(InvalidParameterError, match="model"):
         create("smac", make_space(), model="xgb")
+    with pytest.raises(InvalidParameterError, match="initial_design"):
+        create("smac", make_space(), initial_design="lhs")
     with pytest.raises(InvalidParameterError, match="good_fraction"):
         create("nbtree", make_space(), good_fraction=1.5)
     with pytest.raises(InvalidParameterError, match="ConfigurationSpace"):
