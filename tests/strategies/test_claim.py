@@ -1,4 +1,4 @@
-"""Racing workers: a configuration already held by a running earlier trial is given up."""
+"""Racing workers: a configuration another worker took while this one sampled is given up."""
 
 from __future__ import annotations
 
@@ -50,3 +50,39 @@ def test_finished_duplicates_do_not_trigger_resampling() -> None:
     # only running trials race; a finished one was in the history the sampler read
     assert second.suggest_categorical("x", ["a", "b"]) == "a"
     assert sampler.calls.count(1) == 1
+
+
+def test_a_twin_that_finished_while_sampling_is_not_trained_again() -> None:
+    space = ConfigurationSpace(seed=0)
+    space.add(Categorical("x", ["a", "b"]))
+    sampler = _RacingSampler(space, seed=0)
+    sampler.calls = []
+    study = optuna.create_study(sampler=sampler)
+    first = study.ask()  # claims 'a'
+    original = sampler.sample_configuration
+
+    def finish_first_then_sample(study: Study, trial: FrozenTrial) -> np.ndarray:
+        # the other worker's fast trial ends between this worker's history read and its claim
+        if trial.number == 1 and sampler.calls.count(1) == 0:
+            study.tell(first, 1.0)
+        return original(study, trial)
+
+    sampler.sample_configuration = finish_first_then_sample  # type: ignore[method-assign]
+    second = study.ask()
+    assert first.params == {} and second.suggest_categorical("x", ["a", "b"]) == "b"
+    assert sampler.calls.count(1) == 2
+
+
+def test_an_earlier_trial_gives_way_to_a_later_one_already_committed() -> None:
+    space = ConfigurationSpace(seed=0)
+    space.add(Categorical("x", ["a", "b"]))
+    sampler = _RacingSampler(space, seed=0)
+    sampler.calls = []
+    study = optuna.create_study(sampler=sampler)
+    # trial 0 is created by a worker that has not sampled yet; trial 1's worker claims 'a' first
+    first_id = study._storage.create_new_trial(study._study_id)
+    second = study.ask()
+    assert second.suggest_categorical("x", ["a", "b"]) == "a"
+    first = study._storage.get_trial(first_id)
+    assert sampler._ensure_config(study, first) == {"x": "b"}
+    assert sampler.calls.count(0) == 2 and sampler.calls.count(1) == 1

@@ -344,14 +344,23 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         return values
 
     def _claim(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
-        """Sample a configuration, store it, and give it up if a running earlier trial holds it.
+        """Sample a configuration, store it, and give it up if a racing trial holds it.
 
-        Two workers sampling at the same moment cannot see each other's pending configuration.
-        Once ours is stored, the later-numbered trial of such a pair samples again (the stored
-        configuration is now in the history it skips), so workers do not train one
-        configuration twice. After ``_CLAIM_TRIES`` tries the last proposal stands (a space
-        with nothing unseen left).
+        Two workers sampling at the same moment cannot see each other's configuration, and a
+        fast trial may even finish between another worker's read of the history and its
+        proposal. Once ours is stored, it is given up (and sampled again, the racing
+        configuration now in the history it skips) when another trial holds it that the
+        history did not show as finished: one finished since, one already committed to it
+        (it passed this check), or one with a smaller number (its check gives way to nobody
+        still deciding). A configuration the history showed as finished was proposed on
+        purpose (a space with nothing unseen left) and stands. After ``_CLAIM_TRIES`` tries the
+        last proposal stands.
         """
+        storage = study._storage
+        known = {
+            t.number
+            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=_FINISHED)
+        }
         values: dict[str, Any] = {}
         for _ in range(_CLAIM_TRIES):
             proposal = self.sample_configuration(study, trial)
@@ -359,19 +368,24 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
                 proposal = proposal.get_array()
             vector = np.asarray(proposal, dtype=np.float64)
             values = _cs.values_of(self._space, vector)
-            study._storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
-            if not self._held_by_earlier_running_trial(study, trial, _cs.key_of(vector)):
+            storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
+            if not self._held_by_racing_trial(study, trial, _cs.key_of(vector), known):
                 break
+        storage.set_trial_system_attr(trial._trial_id, _COMMITTED_ATTR, True)
         return values
 
-    def _held_by_earlier_running_trial(
-        self, study: Study, trial: FrozenTrial, key: _cs.ConfigKey
+    def _held_by_racing_trial(
+        self, study: Study, trial: FrozenTrial, key: _cs.ConfigKey, known: set[int]
     ) -> bool:
-        running = study._storage.get_all_trials(
-            study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
-        )
-        for other in running:
-            if other.number < trial.number:
+        for other in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            if other.number == trial.number or other.number in known:
+                continue
+            racing = (
+                other.state in _FINISHED
+                or other.number < trial.number
+                or bool(other.system_attrs.get(_COMMITTED_ATTR))
+            )
+            if racing:
                 vector = self._vector_of(other)
                 if vector is not None and _cs.key_of(vector) == key:
                     return True
@@ -380,6 +394,8 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
 
 _CLAIM_TRIES = 3
 """Samples per trial at most when racing workers proposed the same configuration."""
+_COMMITTED_ATTR = "recsearch:committed"
+"""Trial system attribute set once the trial's configuration survived the race check."""
 
 
 class _NoValue:
