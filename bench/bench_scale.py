@@ -32,6 +32,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from recsearch.testing import StandInObjective
+
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = int(os.environ.get("RECSEARCH_BENCH_SCALE_TRIALS", "400"))
 WORKERS = int(os.environ.get("RECSEARCH_BENCH_SCALE_WORKERS", "8"))
@@ -47,27 +49,8 @@ def bench_dataset(n_rows: int = 2000, seed: int = 0) -> Any:
     return synthetic(n_rows, n_categorical=8, n_numeric=1, max_vocab=50, seed=seed)
 
 
-class CheapObjective:
+class CheapObjective(StandInObjective):
     """Stand-in with CTRObjective's signature: no training, a score from the planted pairs."""
-
-    def __init__(
-        self,
-        dataset: Any,
-        space: Any,
-        *,
-        metric: str = "auc",
-        budget: float = 1.0,
-        seed: int = 0,
-        hooks: tuple[Any, ...] = (),
-        cost: str | None = None,
-    ) -> None:
-        self.dataset = dataset
-        self.space = space
-        self.metric = metric
-        self.budget = budget
-        self.seed = seed
-        self.hooks = hooks
-        self.direction = "maximize"
 
     def __call__(self, trial: optuna.Trial) -> float:
         from recsearch.spaces import suggest
@@ -78,7 +61,7 @@ class CheapObjective:
         hits = 0.0
         for key, value in config.items():
             if key.startswith("inter.") and value in (True, "True", 1, "on"):
-                pair = tuple(sorted(key[len("inter.") :].replace("*", "-").split("-")))
+                pair = tuple(sorted(key[len("inter.") :].split("-")))
                 hits += 1.0 if pair in planted else -0.2
         time.sleep(TRIAL_S)
         rng = random.Random(trial.number * 7919 + self.seed)

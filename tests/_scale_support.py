@@ -27,6 +27,7 @@ from ConfigSpace import Integer
 from recsearch.errors import NonFiniteLossError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.testing import StandInObjective
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -158,7 +159,7 @@ def random_strategy(space: ConfigurationSpace, *, seed: int | None = None, **opt
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-class SleepObjective:
+class SleepObjective(StandInObjective):
     """A cheap objective with the CTRObjective signature.
 
     Each trial sleeps ``RECSEARCH_TEST_TRIAL_S`` seconds (in small steps, reporting each), so a
@@ -167,25 +168,6 @@ class SleepObjective:
     ``RECSEARCH_TEST_OOM_EVERY=n`` makes every n-th trial raise MemoryError;
     ``RECSEARCH_TEST_BUG_EVERY=n`` makes every n-th trial raise a plain ZeroDivisionError.
     """
-
-    def __init__(
-        self,
-        dataset: Any,
-        space: ConfigurationSpace,
-        *,
-        metric: str = "auc",
-        budget: float = 1.0,
-        seed: int = 0,
-        hooks: tuple[Any, ...] = (),
-        cost: str | None = None,
-    ) -> None:
-        self.dataset = dataset
-        self.space = space
-        self.metric = metric
-        self.budget = budget
-        self.seed = seed
-        self.hooks = hooks
-        self.direction = "maximize"
 
     def __call__(self, trial: optuna.Trial) -> float:
         from recsearch.spaces import suggest

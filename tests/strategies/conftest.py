@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -57,3 +62,26 @@ def make_strategy() -> Callable[..., Strategy]:
 def fast_options() -> dict[str, dict[str, Any]]:
     """:data:`FAST_OPTIONS`, for tests that hand options to worker processes."""
     return FAST_OPTIONS
+
+
+@pytest.fixture
+def run_workers() -> Callable[..., None]:
+    """Run ``script`` in one process per argument list at once (one thread each); all exit 0."""
+
+    def run(script: Path, argvs: Sequence[Sequence[str]], *, timeout: float = 600) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(script), *argv],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for argv in argvs
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err[-3000:]
+
+    return run

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -56,25 +53,12 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_three_processes_share_one_study_per_strategy(tmp_path: Path) -> None:
+def test_three_processes_share_one_study_per_strategy(tmp_path: Path, run_workers) -> None:
     path = str(tmp_path / "journal.log")
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     # NOTE: workers share a seed on purpose: per-trial seeding must still keep them apart.
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), path, "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(N_WORKERS)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-3000:]
+    run_workers(script, [[path, "0"]] * N_WORKERS, timeout=300)
     storage = JournalStorage(JournalFileBackend(path))
     space = make_conditional_space(n_blocks=2)
     for name in available():

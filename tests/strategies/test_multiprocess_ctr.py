@@ -8,16 +8,13 @@ samplers, pruners and the objective's user attributes all cross process boundari
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from recsearch.runner import open_storage
+from recsearch.storage import open_storage
 from recsearch.strategies import available
 
 N_WORKERS = 3
@@ -30,7 +27,7 @@ WORKER = textwrap.dedent(
     from recsearch.data.synthetic import synthetic
     from recsearch.objectives.objective import CTRObjective
     from recsearch.objectives.trainer import Budget
-    from recsearch.runner import open_storage
+    from recsearch.storage import open_storage
     from recsearch.spaces import preset
     from recsearch.strategies import available, create
 
@@ -60,7 +57,7 @@ WORKER = textwrap.dedent(
 
 
 def test_three_processes_train_into_one_sqlite_study_per_strategy(
-    tmp_path: Path, fast_options: dict[str, dict[str, object]]
+    tmp_path: Path, fast_options: dict[str, dict[str, object]], run_workers
 ) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     script = tmp_path / "worker.py"
@@ -69,20 +66,8 @@ def test_three_processes_train_into_one_sqlite_study_per_strategy(
     storage = open_storage(url)
     for name in available():
         optuna.create_study(storage=storage, study_name=name, direction="maximize")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), url, str(seed), str(N_TRIALS), json.dumps(fast_options)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(N_WORKERS)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
+    fast = json.dumps(fast_options)
+    run_workers(script, [[url, str(seed), str(N_TRIALS), fast] for seed in range(N_WORKERS)])
     for name in available():
         study = optuna.load_study(study_name=name, storage=storage)
         trials = study.get_trials(deepcopy=False)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from recsearch.testing._checks import check_strategy
 from recsearch.testing._checks import toy_objective
+from recsearch.testing._objectives import StandInObjective
 from recsearch.testing._spaces import distribution_of
 from recsearch.testing._spaces import make_conditional_space
 from recsearch.testing._spaces import suggest_configuration
 from recsearch.testing._spaces import toy_loss
 
 __all__ = [
+    "StandInObjective",
     "check_strategy",
     "distribution_of",
     "make_conditional_space",
