@@ -114,6 +114,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _device(text: str) -> str:
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def _add_device(p: argparse.ArgumentParser, *, per_gpu: bool = True) -> None:
+    p.add_argument("--device", type=_device, default=None,
+                   help="training device: auto, cpu, cuda or cuda:N (default: the objective's, "
+                   "auto); workers take the visible GPUs round robin")  # fmt: skip
+    if per_gpu:
+        p.add_argument("--workers-per-gpu", type=_positive_int, default=None,
+                       help="with CUDA: start this many workers per visible GPU "
+                       "(instead of --workers)")  # fmt: skip
+
+
 def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument(
         "--dataset",
@@ -181,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=_positive_int, default=10,
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -188,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="join a study and run trials until it is done",
                        epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    p.add_argument("--study", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--study", help="the study to join")
+    which.add_argument("--comparison", help="join every study of this `recsearch compare`")
     p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="run at most this many trials in this worker")  # fmt: skip
@@ -206,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the study's data set lives on this machine")
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_device(p, per_gpu=False)
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -222,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports/compare", help="report folder")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI ('none': no tracking)")  # fmt: skip
+    p.add_argument("--storage", default=None,
+                   help="where the comparison's studies live (default: a journal file in --out); "
+                   "rerun to resume, `recsearch worker --comparison NAME` to join")  # fmt: skip
+    p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
+    _add_device(p)
 
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
                        formatter_class=fmt)  # fmt: skip
@@ -383,6 +408,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=storage,
             heartbeat_interval=args.heartbeat,
             progress=progress,
+            device=args.device,
+            workers_per_gpu=args.workers_per_gpu,
             **_create_kwargs(args),
         )
     finally:
@@ -429,6 +456,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    if args.comparison is not None:
+        return _join_comparison(args, options)
     result = runner.run_worker(
         study_name=args.study,
         storage=args.storage,
@@ -441,6 +470,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finalize=not args.no_finalize,
         dataset_options=options,
         on_trial=on_trial,
+        device=args.device,
     )
     if not args.quiet:
         c = result.counts
@@ -450,6 +480,31 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     if result.interrupted is not None:
         print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
         return 128 + result.interrupted
+    return 0
+
+
+def _join_comparison(args: argparse.Namespace, options: dict[str, Any] | None) -> int:
+    from recsearch.errors import StorageError
+    from recsearch.storage import open_storage
+    from recsearch.study.comparison import cell_names
+    from recsearch.study.comparison import run_cells
+    from recsearch.study.launcher import check_device
+
+    check_device(args.device)
+    store = open_storage(args.storage, must_exist=True, heartbeat_interval=args.heartbeat,
+                         grace_period=args.grace)  # fmt: skip
+    cells = cell_names(store, args.comparison)
+    if not cells:
+        raise StorageError(f"no comparison named {args.comparison!r} in that storage")
+    interrupted = run_cells(
+        store, cells, worker_index=args.worker_index, tracking_uri=args.tracking_uri,
+        device=args.device, threads=args.threads, dataset_options=options,
+    )  # fmt: skip
+    if not args.quiet:
+        print(f"comparison {args.comparison}: {len(cells)} studies served")
+    if interrupted is not None:
+        print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
+        return 128 + interrupted
     return 0
 
 
@@ -464,7 +519,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise _usage("--strategies needs at least one name")
     _check_names("strategy", names)
     _check_names("space", [args.space])
-    report = run_comparison(
+    from recsearch.study.worker import Interrupted
+
+    workers = args.workers
+    if args.workers_per_gpu is not None:
+        from recsearch.study.launcher import check_device
+
+        workers = args.workers_per_gpu * check_device(args.device or "auto") or workers
+    try:
+        report = _compare(run_comparison, args, names, workers)
+    except Interrupted as exc:
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 128 + exc.signum
+    print(report.to_markdown())
+    print(f"report: {report.out_dir}")
+    if report.mlflow_run_id:
+        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
+            "sqlite:///mlflow.db"
+        )
+        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {report.mlflow_run_id})")
+    return 0
+
+
+def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], workers: int) -> Any:
+    return run_comparison(
         dataset=args.dataset,
         dataset_options=_dataset_options(args),
         space=args.space,
@@ -474,21 +552,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         budget_epochs_per_trial=args.budget_epochs,
         metric=args.metric,
         out_dir=args.out,
-        workers=args.workers,
+        workers=workers,
         tracking_uri=_tracking(args.tracking_uri),
         track=(args.tracking_uri or "").lower() != "none",
+        storage=args.storage,
+        name=args.name,
+        device=args.device,
     )
-    to_markdown = getattr(report, "to_markdown", None)
-    if callable(to_markdown):
-        print(to_markdown())
-    print(f"report: {getattr(report, 'out_dir', args.out)}")
-    run_id = getattr(report, "mlflow_run_id", None)
-    if run_id:
-        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
-            "sqlite:///mlflow.db"
-        )
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
-    return 0
 
 
 def _cmd_best(args: argparse.Namespace) -> int:

@@ -104,6 +104,9 @@ def start_tracking(
     }
     if settings.kind != "search":
         tags["recsearch.kind"] = settings.kind
+    parent = study.user_attrs.get("recsearch.mlflow_parent")
+    if parent:
+        tags["mlflow.parentRunId"] = str(parent)  # NOTE: a comparison cell nests under its run
     params: dict[str, Any] = {
         "n_trials": settings.n_trials,
         "budget_epochs": settings.budget_epochs,

@@ -1,0 +1,4 @@
+"""Reports: comparison statistics (:mod:`~recsearch.report.stats`, pure) and their writer
+(:mod:`~recsearch.report.writer`: tables, plots, ``report.json``)."""
+
+from __future__ import annotations
