@@ -358,9 +358,8 @@ def _print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
     if len(best) > 1:
         print(f"{len(best)} trials on the Pareto front; the first {min(len(best), 5)}:")
     for t in best[:5]:
-        values = ", ".join(
-            f"{name} {v:.6g}" for name, v in zip(names + ["value"] * len(t.values), t.values)
-        )
+        labels = names + ["value"] * len(t.values)
+        values = ", ".join(f"{n} {v:.6g}" for n, v in zip(labels, t.values, strict=False))
         print(f"best trial #{t.number}: {values}")
         print("configuration:")
         for key in sorted(t.params):
@@ -421,7 +420,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)
     if result.interrupted is not None:
-        print(f"recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
         return 128 + result.interrupted
     if result.counts.done < result.settings.n_trials:
         return EXIT_ERROR
@@ -537,7 +536,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
             "sqlite:///mlflow.db"
         )
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {report.mlflow_run_id})")
+        run_id = report.mlflow_run_id
+        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
     return 0
 
 

@@ -45,11 +45,6 @@ class Field:
     vocab_size: int = 1
     frequencies: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
-    @property
-    def is_sparse(self) -> bool:
-        """Whether the field is embedded (categorical or multi-hot)."""
-        return self.kind != "numeric"
-
     def __repr__(self) -> str:
         return f"Field(name={self.name!r}, kind={self.kind!r}, vocab_size={self.vocab_size})"
 

@@ -38,8 +38,6 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
@@ -49,6 +47,8 @@ from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
+from recsearch.study.failures import exception_kind
+from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     from recsearch.spec import ModelSpec

@@ -1,4 +1,4 @@
-"""The comparison report folder: tables, plots and ``report.json`` from :class:`CellResult` records.
+"""The comparison report folder: tables, plots and ``report.json`` from cell records.
 
 - ``anytime.png``: best validation metric so far against cumulative budget, median and
   inter-quartile band per strategy;
@@ -40,7 +40,7 @@ __all__ = ["ComparisonReport", "plot_anytime", "plot_front", "write_report"]
 
 @dataclass(frozen=True)
 class ComparisonReport:
-    """What :func:`recsearch.compare.run_comparison` produced: the runs, the table and the report files.
+    """What :func:`recsearch.compare.run_comparison` produced: runs, table and report files.
 
     Attributes:
         out_dir: The report folder.

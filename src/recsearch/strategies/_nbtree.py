@@ -89,7 +89,7 @@ class NBTree:
         value_counts: np.ndarray,
         x: np.ndarray,
     ) -> np.ndarray:
-        """log P(c) + sum_j log P(x_j | c) per row and class."""
+        """Log P(c) + sum_j log P(x_j | c) per row and class."""
         n = class_counts.sum()
         a = self.alpha
         cols = np.arange(x.shape[1])

@@ -419,7 +419,7 @@ def run_comparison(
     if workers == 1:
         interrupted = run_cells(store, cells, overrides=overrides, device=device)
     else:
-        url = str(getattr(store, "recsearch_url"))
+        url = str(store.recsearch_url)
         # NOTE: a loaded Dataset travels to the processes only when it was given as one.
         sent = Overrides(
             dataset=None if isinstance(dataset, (str, os.PathLike)) else loaded,

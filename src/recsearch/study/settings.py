@@ -74,8 +74,9 @@ class StudySettings:
         budget_epochs: Training budget of one trial in epochs.
         seed: Base seed (worker ``i`` seeds its sampler with ``seed + 1000 * i``).
         metric: Validation metric the objective optimises.
-        objective: ``ctr`` (the kind's objective, :data:`recsearch.study.components.KIND_OBJECTIVES`)
-            or ``module:callable`` with the same signature.
+        objective: ``ctr`` (the kind's objective in
+            :data:`recsearch.study.components.KIND_OBJECTIVES`) or ``module:callable`` with the
+            same signature.
         cost: A cost measure as a second objective (multi-objective), or ``None``.
         kind: ``search`` samples new configurations until ``n_trials``; ``retrain`` and
             ``fidelity`` studies are queue-only: workers run the enqueued trials and stop.

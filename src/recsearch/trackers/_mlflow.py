@@ -376,9 +376,9 @@ class MLflowTracker:
         return str(current)
 
     def _create_parent(self, study: optuna.Study) -> str:
-        import recsearch
-
         from mlflow.entities import Param
+
+        import recsearch
 
         attrs = study.user_attrs
         tags: dict[str, Any] = {k: attrs[k] for k in STUDY_TAG_KEYS if k in attrs}
