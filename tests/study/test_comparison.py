@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+from _scale_support import postgres_url  # noqa: F401 - fixture
 from optuna.trial import TrialState
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -94,3 +95,54 @@ def test_interrupted_comparison_resumes_without_training_a_completed_trial_again
     report = json.loads((out / "report.json").read_text())
     assert [row["runs"] for row in report["table"]] == [2, 2]
     assert [row["trials_mean"] for row in report["table"]] == [3.0, 3.0]
+
+
+POSTGRES_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from recsearch.compare import run_comparison
+
+    report = run_comparison(
+        dataset="synthetic", dataset_options={"n_rows": 300, "n_categorical": 3},
+        space="_scale_support:small_space", strategies=["random", "tpe"], seeds=2, budget=4.0,
+        out_dir=sys.argv[1], objective=__import__("_scale_support").SleepObjective,
+        track=False, name="pg", storage=sys.argv[2],
+    )
+    print(report.to_markdown())
+    """
+)
+
+
+def test_two_workers_serve_one_comparison_on_postgres(
+    postgres_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    from _scale_support import fresh_database
+    from _scale_support import recsearch_cmd
+
+    from recsearch.storage import SYSTEM_ATTR_WORKER
+    from recsearch.storage import open_storage
+
+    url = fresh_database(postgres_url, "compare_test")
+    env = _env()
+    main = subprocess.Popen([sys.executable, "-c", POSTGRES_SCRIPT, str(tmp_path / "r"), url],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    storage = open_storage(url, must_exist=False)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(optuna.get_all_study_names(storage)) < 4:
+        time.sleep(0.2)
+    helper = subprocess.run(
+        recsearch_cmd("worker", "--comparison", "pg", "--storage", url, "--threads", "1"),
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    out, err = main.communicate(timeout=240)
+    assert main.returncode == 0, err[-2000:]
+    assert helper.returncode == 0, helper.stderr[-2000:]
+    pids = set()
+    for name in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=name, storage=storage)
+        done = study.get_trials(states=(TrialState.COMPLETE,))
+        assert len(done) == 4, name  # 4 one-epoch trials in a budget of 4: none trained twice
+        pids |= {t.system_attrs[SYSTEM_ATTR_WORKER]["pid"] for t in done}
+    assert len(pids) == 2  # both processes trained trials
+    assert "| random |" in out and "| tpe |" in out

@@ -41,6 +41,7 @@ from recsearch.study.settings import METRICS
 from recsearch.study.settings import MetricName
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import default_tracking_uri
+from recsearch.study.settings import is_ref
 from recsearch.study.settings import make_settings
 from recsearch.study.studies import create_in
 from recsearch.study.studies import prepare
@@ -131,6 +132,11 @@ def _space(space: Any, dataset: Dataset) -> tuple[ConfigurationSpace, str]:
     if isinstance(space, ConfigurationSpace):
         meta = space.meta or {}
         return space, str(meta.get("preset") or meta.get("name") or space.name or "custom")
+    if isinstance(space, str) and is_ref(space):
+        from recsearch.study.components import _resolve
+
+        made = _resolve(space, "space")
+        return (made(dataset.schema) if callable(made) else made), space
     if isinstance(space, str):
         from recsearch.spaces import preset
 
@@ -327,7 +333,8 @@ def run_comparison(
 
     Args:
         dataset: A name for :func:`recsearch.data.load`, a file path, or a loaded Dataset.
-        space: A preset name for :func:`recsearch.spaces.preset`, or a ConfigurationSpace.
+        space: A preset name for :func:`recsearch.spaces.preset`, ``module:callable(schema)``,
+            or a ConfigurationSpace.
         strategies: Registered strategy names (:func:`recsearch.strategies.available`).
         seeds: Number of seeds (``0 .. seeds-1``) or the seeds themselves.
         budget: Budget of every run in epoch-equivalents (the ``epochs`` user attribute).
