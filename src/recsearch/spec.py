@@ -32,6 +32,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
-PAIR_FUNCTIONS: tuple[str, ...] = ("inner", "hadamard", "plus", "max", "min", "concat", "outer")
+PAIR_FUNCTIONS: tuple[str, ...] = get_args(PairFunction)
 """Interaction functions of a field pair, each producing one scalar added to the logit.
 
 ``inner``: <e_i, e_j>. ``hadamard``: w . (e_i * e_j). ``plus``/``max``/``min``: w . op(e_i, e_j).
@@ -48,7 +49,7 @@ matrix, <W, e_i e_j^T>.
 """
 
 BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention"]
-BLOCK_TYPES: tuple[str, ...] = ("mlp", "fm", "dot", "efc", "cross", "attention")
+BLOCK_TYPES: tuple[str, ...] = get_args(BlockType)
 """AutoCTR block types.
 
 ``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
@@ -61,8 +62,17 @@ into ``dim`` new embeddings. ``cross``: a DCN cross network (``cross_version`` 1
 ``max(8, interaction width)``.
 """
 
-LOSSES: tuple[str, ...] = ("bce", "focal", "hinge", "mse")
-OPTIMIZERS: tuple[str, ...] = ("adam", "adagrad", "sgd")
+LossName = Literal["bce", "focal", "hinge", "mse"]
+LOSSES: tuple[str, ...] = get_args(LossName)
+"""Loss terms of a :class:`LossSpec` mixture (each a weight attribute of it)."""
+
+OptimizerName = Literal["adam", "adagrad", "sgd"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+"""Optimizers of a :class:`TrainingSpec`."""
+
+CrossVersion = Literal[1, 2]
+CROSS_VERSIONS: tuple[int, ...] = get_args(CrossVersion)
+"""DCN (1) and DCN-V2 (2) cross layers."""
 
 
 def _check_choice(owner: str, name: str, value: object, choices: tuple[object, ...]) -> None:
@@ -229,11 +239,11 @@ layers=3, dim=16, heads=2, cross_version=1)
     layers: int = 1
     dim: int = 16
     heads: int = 2
-    cross_version: int = 1
+    cross_version: CrossVersion = 1
 
     def __post_init__(self) -> None:
         _check_choice("BlockSpec", "type", self.type, BLOCK_TYPES)
-        _check_choice("BlockSpec", "cross_version", self.cross_version, (1, 2))
+        _check_choice("BlockSpec", "cross_version", self.cross_version, CROSS_VERSIONS)
 
 
 @dataclass(frozen=True)
@@ -307,7 +317,7 @@ class TrainingSpec:
         'adagrad'
     """
 
-    optimizer: Literal["adam", "adagrad", "sgd"] = "adam"
+    optimizer: OptimizerName = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
     embedding_weight_decay: float = 0.0

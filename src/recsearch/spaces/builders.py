@@ -49,6 +49,7 @@ from ConfigSpace import NotEqualsCondition
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spec import BLOCK_TYPES
+from recsearch.spec import CROSS_VERSIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
@@ -382,7 +383,7 @@ def _blocks_items(
             (_ordinal(f"{p}units", widths, _nearest(widths, 256)), ["mlp"]),
             (Integer(f"{p}depth", (1, 3), default=1), ["mlp"]),
             (Integer(f"{p}cross_layers", (1, 4), default=2), ["cross"]),
-            (Categorical(f"{p}cross_version", [1, 2], default=1), ["cross"]),
+            (Categorical(f"{p}cross_version", list(CROSS_VERSIONS), default=1), ["cross"]),
             (_ordinal(f"{p}heads", [1, 2, 4], 2), ["attention"]),
             (Integer(f"{p}attn_layers", (1, 3), default=1), ["attention"]),
             (_ordinal(f"{p}dim", [2, 4, 8, 16, 32], 8), ["fm", "efc"]),
