@@ -10,7 +10,12 @@ A :class:`ModelSpec` says everything needed to build and train a model:
 - ``linear``: a first-order (logistic regression) term over the sparse fields and dense features.
 - ``interaction``: explicit feature interactions whose scalar outputs are added to the logit: a set
   of field pairs, each with its own function (AutoFIS / SIF / AutoFeature), and higher-order field
-  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup).
+  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup), and a FIVES graph:
+  layer-wise adjacency over the fields. With ``h^0_i = e_i`` (the field embeddings at the common
+  width), layer ``k`` gives every field ``i`` with neighbours ``N_k(i)`` the node
+  ``h^k_i = e_i * mean_{j in N_k(i)} h^{k-1}_j`` (an order-``k+1`` interaction; a field without
+  neighbours at layer ``k`` has ``h^k_i = 0``), and each such node adds ``w_ki . h^k_i`` to the
+  logit.
 - ``blocks``: an AutoCTR / NASRec DAG of interaction blocks. Block ``i`` reads the raw dense
   features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
   listed in ``inputs``. The head reads every block output that no later block consumes. With no
@@ -48,9 +53,9 @@ PAIR_FUNCTIONS: tuple[str, ...] = get_args(PairFunction)
 matrix, <W, e_i e_j^T>.
 """
 
-BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention"]
+BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention", "conv", "skip"]
 BLOCK_TYPES: tuple[str, ...] = get_args(BlockType)
-"""AutoCTR block types.
+"""Interaction block types (AutoCTR's six, plus AutoPI's ``conv`` and ``skip``).
 
 ``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
 (``0.5 * ((sum e)^2 - sum e^2)``) of the inputs projected to ``dim``. ``dot``: the pairwise dot
@@ -58,8 +63,10 @@ products of the inputs. ``efc``: a learned linear mix of the input embeddings ov
 into ``dim`` new embeddings. ``cross``: a DCN cross network (``cross_version`` 1 or 2) of
 ``layers`` layers over the flattened inputs. ``attention``: AutoInt multi-head self-attention of
 ``layers`` layers and ``heads`` heads over the input embeddings, output width
-``heads * max(1, dim // heads)``. The hidden width of the ``concat`` pair MLP is
-``max(8, interaction width)``.
+``heads * max(1, dim // heads)``. ``conv``: a 1D convolution along the field axis of the input
+embeddings (embedding width in and out, ``kernel`` fields wide, zero-padded so every input
+embedding gives one output), then ReLU. ``skip``: the input embeddings unchanged (the identity).
+The hidden width of the ``concat`` pair MLP is ``max(8, interaction width)``.
 """
 
 LossName = Literal["bce", "focal", "hinge", "mse"]
@@ -195,6 +202,8 @@ class InteractionSpec:
         pairs: Interacting pairs, each with its function. ``None`` means every pair of sparse
             fields with the inner product (a factorization machine).
         groups: Higher-order field groups (AutoGroup).
+        graph: FIVES adjacency: ``graph[k - 1]`` holds the edges ``(field, neighbour)`` of layer
+            ``k`` (the field reads the neighbour's layer ``k - 1`` node).
 
     Example:
         >>> InteractionSpec(pairs=(PairInteraction(("a", "b")),)).all_pairs
@@ -203,6 +212,16 @@ class InteractionSpec:
 
     pairs: tuple[PairInteraction, ...] | None = None
     groups: tuple[FieldGroup, ...] = ()
+    graph: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        for k, layer in enumerate(self.graph, start=1):
+            bad = [e for e in layer if len(e) != 2 or e[0] == e[1]]
+            if bad:
+                raise InvalidParameterError(
+                    f"The 'graph' of InteractionSpec has edges {bad} at layer {k}; an edge is "
+                    "(field, neighbour) of two different fields."
+                )
 
     @property
     def all_pairs(self) -> bool:
@@ -224,11 +243,12 @@ class BlockSpec:
         dim: Output dimension of ``fm`` and number of output embeddings of ``efc``.
         heads: Attention heads.
         cross_version: 1 (DCN) or 2 (DCN-V2).
+        kernel: Width of a ``conv`` block's kernel in fields (odd).
 
     Example:
         >>> BlockSpec("cross", dense_input=True, sparse_input=True, layers=3)
         BlockSpec(type='cross', dense_input=True, sparse_input=True, inputs=(), units=256, \
-layers=3, dim=16, heads=2, cross_version=1)
+layers=3, dim=16, heads=2, cross_version=1, kernel=3)
     """
 
     type: BlockType
@@ -240,10 +260,16 @@ layers=3, dim=16, heads=2, cross_version=1)
     dim: int = 16
     heads: int = 2
     cross_version: CrossVersion = 1
+    kernel: int = 3
 
     def __post_init__(self) -> None:
         _check_choice("BlockSpec", "type", self.type, BLOCK_TYPES)
         _check_choice("BlockSpec", "cross_version", self.cross_version, CROSS_VERSIONS)
+        if self.kernel < 1 or self.kernel % 2 == 0:
+            raise InvalidParameterError(
+                f"The 'kernel' parameter of BlockSpec must be an odd integer >= 1. "
+                f"Got {self.kernel!r} instead."
+            )
 
 
 @dataclass(frozen=True)
@@ -403,6 +429,9 @@ class ModelSpec:
                 ),
                 groups=tuple(
                     FieldGroup(tuple(g["fields"]), g["order"]) for g in inter.get("groups", ())
+                ),
+                graph=tuple(
+                    tuple((str(a), str(b)) for a, b in layer) for layer in inter.get("graph", ())
                 ),
             ),
             blocks=tuple(

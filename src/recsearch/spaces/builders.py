@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 __all__ = [
+    "AUTOCTR_BLOCK_TYPES",
     "BATCH_SIZES",
     "DEFAULT_DIMS",
     "LOSS_WEIGHTS",
@@ -80,6 +81,8 @@ DEFAULT_DIMS: tuple[int, ...] = (0, 2, 4, 8, 16, 32, 64)
 MLP_UNITS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
 LOSS_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 BATCH_SIZES: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
+AUTOCTR_BLOCK_TYPES: tuple[BlockType, ...] = ("mlp", "fm", "dot", "efc", "cross", "attention")
+"""AutoCTR's six block types (the default of :func:`blocks`)."""
 
 _SAFE = re.compile(r"^[\w.\- /]+$")
 
@@ -310,7 +313,7 @@ def blocks(
     schema: Schema,
     *,
     n_blocks: int = 7,
-    types: Sequence[BlockType] = BLOCK_TYPES,
+    types: Sequence[BlockType] = AUTOCTR_BLOCK_TYPES,
     units: Sequence[int] = MLP_UNITS,
 ) -> ConfigurationSpace:
     """The AutoCTR DAG of ``n_blocks`` blocks, each with a type and its inputs.
@@ -319,7 +322,8 @@ def blocks(
 
     - ``<i>.type``; type-conditional hyperparameters: ``<i>.units`` (ordinal) and ``<i>.depth``
       (mlp), ``<i>.cross_layers`` and ``<i>.cross_version`` (cross), ``<i>.heads`` (ordinal) and
-      ``<i>.attn_layers`` (attention), ``<i>.dim`` (ordinal; fm output width, efc embeddings).
+      ``<i>.attn_layers`` (attention), ``<i>.dim`` (ordinal; fm output width, efc embeddings),
+      ``<i>.kernel`` (ordinal; conv). ``skip`` has none.
     - ``<i>.main``: the one input the block always reads: ``dense`` (only when the schema has
       numeric fields), ``sparse`` or ``b<j>`` (block ``j < i``).
     - extra input bits ``<i>.dense``, ``<i>.sparse`` and ``<i>.skip<j>``, each active only when
@@ -387,6 +391,7 @@ def _blocks_items(
             (_ordinal(f"{p}heads", [1, 2, 4], 2), ["attention"]),
             (Integer(f"{p}attn_layers", (1, 3), default=1), ["attention"]),
             (_ordinal(f"{p}dim", [2, 4, 8, 16, 32], 8), ["fm", "efc"]),
+            (_ordinal(f"{p}kernel", [1, 3, 5], 3), ["conv"]),
         ]
         for hp, on in typed:
             live = [t for t in on if t in tps]
