@@ -126,6 +126,37 @@ class FieldEmbedding:
         return all(d == 0 for d in self.dims)
 
 
+PruneGranularity = Literal["global", "field", "value"]
+PRUNE_GRANULARITIES: tuple[str, ...] = get_args(PruneGranularity)
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """PEP: embeddings soft-thresholded by a learnable threshold, ``sign(v) * relu(|v| - g(s))``.
+
+    ``g`` is the sigmoid; ``s`` is learned with the model, one scalar for every table
+    (``global``), per field (``field``) or per value (``value``: one per embedding row). Values
+    under the threshold are exactly 0, so the non-zero embedding parameters after training are a
+    measured size (``Cost.embedding_nonzero``).
+
+    Attributes:
+        granularity: What one threshold covers.
+        init: Initial ``s``; ``g(init)`` is the initial threshold (embeddings start with
+            standard deviation 0.01, so ``init`` near ``log(0.01) = -4.6`` prunes a share from
+            the start and lower values start dense).
+
+    Example:
+        >>> PruneSpec("field", init=-6.0).granularity
+        'field'
+    """
+
+    granularity: PruneGranularity = "field"
+    init: float = -6.0
+
+    def __post_init__(self) -> None:
+        _check_choice("PruneSpec", "granularity", self.granularity, PRUNE_GRANULARITIES)
+
+
 @dataclass(frozen=True)
 class EmbeddingSpec:
     """Per-field embedding sizes.
@@ -135,6 +166,7 @@ class EmbeddingSpec:
         fields: Per-field overrides.
         interaction_dim: Common width that mixed dimensions are projected to where an interaction
             needs equal widths; ``None`` means the largest dimension in use.
+        prune: PEP soft thresholds on every embedding table; ``None``: plain embeddings.
 
     Example:
         >>> EmbeddingSpec(default_dim=16, fields=(FieldEmbedding("zip", (0,)),)).dims_of("zip")
@@ -144,6 +176,7 @@ class EmbeddingSpec:
     default_dim: int = 16
     fields: tuple[FieldEmbedding, ...] = ()
     interaction_dim: int | None = None
+    prune: PruneSpec | None = None
 
     def dims_of(self, name: str) -> tuple[int, ...]:
         """The dimensions of field ``name`` (the default when it is not listed)."""
@@ -416,6 +449,7 @@ class ModelSpec:
                     FieldEmbedding(f["field"], tuple(f["dims"])) for f in emb.get("fields", ())
                 ),
                 interaction_dim=emb.get("interaction_dim"),
+                prune=None if emb.get("prune") is None else PruneSpec(**emb["prune"]),
             ),
             linear=data.get("linear", True),
             interaction=None

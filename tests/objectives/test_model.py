@@ -280,3 +280,25 @@ def test_no_numeric_and_no_multi_hot_fields(make_dataset) -> None:
     ds = make_dataset(300, n_numeric=0, n_multi_hot=0)
     for name in ("deepfm", "dcn", "nfm"):
         _forward_backward(baseline(name, ds.schema), ds)
+
+
+@pytest.mark.parametrize("granularity", ["global", "field", "value"])
+def test_pep_soft_threshold_counts_and_zeros(make_dataset, granularity) -> None:
+    from recsearch.objectives.cost import nonzero_embedding_params
+    from recsearch.spec import PruneSpec
+
+    ds = make_dataset(300)
+    dense = baseline("deepfm", ds.schema, embedding_dim=4)
+    spec = dense.replace(embedding=EmbeddingSpec(default_dim=4, prune=PruneSpec(granularity, -4.6)))
+    model = _forward_backward(spec, ds)
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+    assert static_cost(spec, ds.schema).embedding_bytes == static_cost(dense, ds.schema).embedding_bytes
+    assert model.embeddings.thresholds[0].grad is not None
+    (table,) = model.embeddings.tables
+    raw = table.weight.detach()
+    (effective,) = model.embeddings.effective_tables()
+    g = torch.sigmoid(torch.tensor(-4.6))
+    assert torch.allclose(effective, torch.sign(raw) * torch.relu(raw.abs() - g))
+    n = nonzero_embedding_params(model)
+    assert n == int((raw.abs() > g).sum()) and 0 < n < raw.numel()
+    assert nonzero_embedding_params(build_model(dense, ds.schema)) == raw.numel() - 4

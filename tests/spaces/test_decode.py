@@ -206,10 +206,12 @@ def test_autoias_projection_width_and_fives_order_priority(generated_schema: Sch
     seen_two = False
     for config in space.sample_configuration(30):
         spec = decode(config, generated_schema)
-        assert spec.interaction is not None and spec.interaction.pairs == ()
+        assert spec.interaction is not None and spec.interaction.pairs is None, "FM kept"
         layers = spec.interaction.graph
         if len(layers) == 2:
             seen_two = True
             assert set(layers[1]) <= set(layers[0]), "a layer-2 edge needs its layer-1 edge"
         assert ModelSpec.from_dict(json.loads(spec.to_json())) == spec
     assert seen_two
+    default = decode(space.get_default_configuration(), generated_schema)
+    assert default.replace(name="x") == DEEPFM_BASE.replace(name="x")

@@ -30,7 +30,7 @@ def test_available_lists_every_preset_once() -> None:
     names = available()
     assert set(names) == {
         "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
-        "hpo", "aim", "full", "autoias", "fives", "autopi",
+        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep",
     }
     assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
 
@@ -148,6 +148,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
     from recsearch.spaces import loss_mixture
     from recsearch.spaces import mlp
     from recsearch.spaces import projection
+    from recsearch.spaces import pruning
     from recsearch.spaces import training
     from recsearch.spaces.presets import AUTOFEATURE_FUNCTIONS
     from recsearch.spaces.presets import AUTOPI_BLOCK_TYPES
@@ -171,6 +172,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
         "autoias": {"emb": embedding_dims(schema), "proj": projection(schema),
                     "inter": interaction_functions(schema), "mlp": mlp(schema)},
         "fives": {"graph": graph(schema, layers=2)},
+        "pep": {"pep": pruning(schema)},
         "autopi": {"block": blocks(schema, n_blocks=4, types=AUTOPI_BLOCK_TYPES,
                                    units=AUTOPI_UNITS),
                    "mlp": mlp(schema, max_depth=2, units=AUTOPI_UNITS)},

@@ -142,6 +142,16 @@ class EmbeddingPlan:
         """First-order weights of the sparse fields."""
         return sum(f.vocab for f in self.fields)
 
+    def prune_params(self, granularity: str | None) -> int:
+        """PEP threshold parameters: 1, one per embedded field, or one per table row."""
+        if granularity is None or not self.fields:
+            return 0
+        if granularity == "global":
+            return 1
+        if granularity == "field":
+            return self.n_fields
+        return sum(self.table_rows.values())
+
 
 def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
     """The embedding layout of ``spec`` on ``schema``.
@@ -474,8 +484,12 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         or graph
         or any(b.type in EMBEDDING_VIEW and b.sparse_input for b in spec.blocks)
     )
+    prune = spec.embedding.prune
     params = emb.table_params + emb.nis_projection_params
+    params += emb.prune_params(None if prune is None else prune.granularity)
     flops = sum(f.width * (len(set(f.dims)) > 1) * 2 for f in emb.fields)
+    if prune is not None:
+        flops += 3 * sum(d for f in emb.fields for d in f.dims)  # |v| - g, relu, sign
     if needs_stacked:
         params += emb.stack_projection_params
         flops += 2 * sum(f.width * dim for f in emb.fields if f.width != dim)

@@ -72,7 +72,9 @@ class CTRModel(nn.Module):
         self.spec = spec
         self.plan: ModelPlan = plan
         emb = plan.embedding
-        self.embeddings = FieldEmbeddings(emb, schema, stacked=plan.needs_stacked)
+        self.embeddings = FieldEmbeddings(
+            emb, schema, stacked=plan.needs_stacked, prune=spec.embedding.prune
+        )
         self.bias = nn.Parameter(torch.zeros(1))
         self.linear = (
             LinearTerm(emb, n_categorical=len(schema.categorical), n_dense=plan.n_dense)

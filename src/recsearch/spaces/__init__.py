@@ -37,6 +37,7 @@ from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
 from recsearch.spaces.more_builders import graph
 from recsearch.spaces.more_builders import projection
+from recsearch.spaces.more_builders import pruning
 from recsearch.spaces.presets import PresetName
 from recsearch.spaces.presets import available
 from recsearch.spaces.presets import from_json
@@ -69,6 +70,7 @@ __all__ = [
     "params_from_configuration",
     "preset",
     "projection",
+    "pruning",
     "suggest",
     "to_json",
     "to_param",

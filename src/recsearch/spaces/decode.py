@@ -19,9 +19,10 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   than two such fields is left out. Without an ``inter`` section, groups replace the base's
   pairs (AutoGroup): the spec has no pairwise part.
 - ``proj``: ``dim`` is ``embedding.interaction_dim``.
+- ``pep``: ``embedding.prune`` from ``granularity`` and ``init``.
 - ``graph``: per layer ``k`` the edges ``(a, b)`` whose boolean is true (and active); edges with
-  a dropped field are left out. Without an ``inter`` section the graph, like groups, replaces
-  the base's pairs (FIVES).
+  a dropped field are left out. The graph adds to the base's pairs (FIVES on top of the DeepFM
+  base: with every edge off the model is the base).
 - Interactions that end up with no pair, no group and no graph edge decode to
   ``interaction=None``.
 - ``block``: one :class:`~recsearch.spec.BlockSpec` per block: ``main`` plus the extra bits give
@@ -59,6 +60,7 @@ from recsearch.spec import InteractionSpec
 from recsearch.spec import LossSpec
 from recsearch.spec import ModelSpec
 from recsearch.spec import PairInteraction
+from recsearch.spec import PruneSpec
 from recsearch.spec import TrainingSpec
 from recsearch.spec import baseline
 
@@ -69,7 +71,7 @@ BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
 SECTIONS: tuple[str, ...] = (
-    "emb", "proj", "inter", "group", "graph", "block", "loss", "mlp", "train"
+    "emb", "proj", "pep", "inter", "group", "graph", "block", "loss", "mlp", "train"
 )
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
@@ -110,11 +112,7 @@ def _embedding(config: Configuration, schema: Schema, base: EmbeddingSpec) -> Em
         fields.append(FieldEmbedding(f.name, dims))
     listed = {fe.field for fe in fields}
     kept = tuple(fe for fe in base.fields if fe.field not in listed)
-    return EmbeddingSpec(
-        default_dim=base.default_dim,
-        fields=kept + tuple(fields),
-        interaction_dim=base.interaction_dim,
-    )
+    return dataclasses.replace(base, fields=kept + tuple(fields))
 
 
 def _interaction(
@@ -140,8 +138,10 @@ def _interaction(
                     continue
                 chosen.append(PairInteraction((a, b), _get(config, f"{key}.fn", "inner")))
         pairs = tuple(chosen)
-    else:
+    elif "group" in present:
         pairs = ()
+    else:
+        pairs = base.pairs if base is not None else ()
     groups: tuple[FieldGroup, ...]
     if "group" in present:
         slots = sorted(
@@ -162,7 +162,7 @@ def _interaction(
     graph = _graph(config, names, dropped) if "graph" in present else (
         base.graph if base is not None else ()
     )
-    if not pairs and not groups and not any(graph):
+    if pairs is not None and not pairs and not groups and not any(graph):
         return None
     return InteractionSpec(pairs=pairs, groups=groups, graph=graph)
 
@@ -320,6 +320,10 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
             embedding = dataclasses.replace(
                 embedding, interaction_dim=int(_get(config, "proj.dim"))
             )
+        if "pep" in present:
+            embedding = dataclasses.replace(embedding, prune=PruneSpec(
+                _get(config, "pep.granularity"), float(_get(config, "pep.init"))
+            ))
         dropped = {f for f in schema.sparse_names if all(d == 0 for d in embedding.dims_of(f))}
         meta = space.meta if isinstance(space.meta, dict) else {}
         return ModelSpec(

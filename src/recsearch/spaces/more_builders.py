@@ -1,4 +1,4 @@
-"""Builders of the later seed spaces' sections: projection width (AutoIAS), FIVES graph.
+"""Builders of the later seed spaces' sections: projection width (AutoIAS), FIVES graph, PEP.
 
 Same conventions as :mod:`recsearch.spaces.builders` (schema first, local names, compose under
 the prefix shown):
@@ -9,6 +9,7 @@ builder                    compose prefix  local names
 :func:`projection`         ``proj``        ``dim`` (ordinal)
 :func:`graph`              ``graph``       ``l<k>.<a>-<b>`` (bool: at layer ``k`` field
                                            ``a`` reads field ``b``)
+:func:`pruning`            ``pep``         ``granularity``, ``init`` (ordinal)
 =========================  ==============  ===============================================
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ConfigSpace import Categorical
 from ConfigSpace import ConfigurationSpace
 from ConfigSpace import EqualsCondition
 
@@ -28,13 +30,16 @@ from recsearch.spaces.builders import _ordinal
 from recsearch.spaces.builders import _pairs
 from recsearch.spaces.builders import _space
 from recsearch.spaces.builders import pair_name
+from recsearch.spec import PRUNE_GRANULARITIES
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
-__all__ = ["PROJECTION_DIMS", "graph", "graph_edges", "projection"]
+__all__ = ["PEP_INITS", "PROJECTION_DIMS", "graph", "graph_edges", "projection", "pruning"]
 
 PROJECTION_DIMS: tuple[int, ...] = (4, 8, 16, 32, 64)
+PEP_INITS: tuple[float, ...] = (-8.0, -6.0, -5.0, -4.5, -4.0, -3.5)
+"""Initial PEP ``s``: from dense (``g = 3e-4``) to pruning most of a 0.01-std table."""
 
 
 def projection(
@@ -79,7 +84,8 @@ def graph(schema: Schema, *, layers: int = 2) -> ConfigurationSpace:
 
     Order priority: an edge of layer ``k > 1`` is active only while the same edge of layer
     ``k - 1`` is on (an ``EqualsCondition``), so an order-``k+1`` interaction is searched only
-    on top of its lower-order parent. Layer 1 edges default to on, higher ones to off.
+    on top of its lower-order parent. Every edge defaults to off (the default configuration adds
+    nothing to the base model).
 
     Example:
         >>> from recsearch.data.schema import Field, Schema
@@ -104,7 +110,7 @@ def _graph_items(schema: Schema, p: str, *, layers: int) -> list[Any]:
     for k in range(1, int(layers) + 1):
         current = {}
         for a, b in edges:
-            hp = _bool(f"{p}l{k}.{pair_name(a, b)}", default=k == 1)
+            hp = _bool(f"{p}l{k}.{pair_name(a, b)}", default=False)
             items.append(hp)
             if k > 1:
                 items.append(EqualsCondition(hp, previous[(a, b)], True))
@@ -113,3 +119,36 @@ def _graph_items(schema: Schema, p: str, *, layers: int) -> list[Any]:
     return items
 
 
+
+
+def pruning(
+    schema: Schema | None = None,
+    *,
+    granularities: Sequence[str] = PRUNE_GRANULARITIES,
+    inits: Sequence[float] = PEP_INITS,
+) -> ConfigurationSpace:
+    """PEP: what one learnable threshold covers, and its initial value (the target sparsity).
+
+    Decodes to ``EmbeddingSpec.prune`` (:class:`~recsearch.spec.PruneSpec`).
+
+    Example:
+        >>> sorted(pruning(granularities=("field",)))
+        ['granularity', 'init']
+    """
+    del schema  # NOTE: accepted so that every builder takes the schema first.
+    return _space(_pruning_items("", granularities=granularities, inits=inits))
+
+
+def _pruning_items(p: str, *, granularities: Sequence[str], inits: Sequence[float]) -> list[Any]:
+    grans = list(dict.fromkeys(granularities))
+    values = sorted({float(v) for v in inits})
+    if not grans or any(g not in PRUNE_GRANULARITIES for g in grans) or not values:
+        raise InvalidParameterError(
+            f"pruning needs granularities among {PRUNE_GRANULARITIES} and at least one init. "
+            f"Got granularities={tuple(granularities)!r}, inits={tuple(inits)!r} instead."
+        )
+    default = "field" if "field" in grans else grans[0]
+    return [
+        Categorical(f"{p}granularity", grans, default=default),
+        _ordinal(f"{p}init", values, min(values, key=lambda v: (abs(v + 5.0), v))),
+    ]

@@ -22,6 +22,7 @@ from recsearch.spaces import more_builders as mb
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
+from recsearch.spec import PRUNE_GRANULARITIES
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -43,6 +44,7 @@ PresetName = Literal[
     "autoias",
     "fives",
     "autopi",
+    "pep",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -155,12 +157,17 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         _autoias,
     ),
     "fives": (
-        "FIVES: 2 layers of field adjacency (orders 2, 3), a layer-2 edge only on its layer-1 one.",
+        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its layer-1 one.",
         lambda s: {"graph": mb._graph_items(s, "graph.", layers=2)},
     ),
     "autopi": (
         "AutoPI: a 4-node cell (skip/attention/FC/FM/1D conv, chosen inputs) + ensemble MLP.",
         _autopi,
+    ),
+    "pep": (
+        "PEP: learnable soft thresholds prune the embeddings (granularity, initial threshold).",
+        lambda s: {"pep": mb._pruning_items("pep.", granularities=PRUNE_GRANULARITIES,
+                                            inits=mb.PEP_INITS)},
     ),
 }
 
