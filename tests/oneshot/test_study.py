@@ -73,4 +73,4 @@ def test_names_and_listing() -> None:
     assert "Spaces: autofis, sif" in table["autofis-oneshot"]
     assert "Spaces: autodim" in table["autodim-oneshot"]
     with pytest.raises(InvalidParameterError, match="autofis-oneshot"):
-        wire("darts", None, None)  # type: ignore[arg-type]
+        wire("autogroup-oneshot", None, None)  # type: ignore[arg-type]

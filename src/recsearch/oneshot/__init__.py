@@ -11,7 +11,9 @@ Methods (:func:`available` lists each with the presets it relaxes):
 
 - ``autofis-oneshot``: a batch-normalised, gated term per field pair, GRDA on the gates;
 - ``autodim-oneshot``: softmax weights over the candidate dimensions of every ``emb.<field>``,
-  Gumbel-softmax with an annealed temperature, the weights trained on validation batches.
+  Gumbel-softmax with an annealed temperature, the weights trained on validation batches;
+- ``darts``: a mixed operation over each pair's candidate functions (``.fn``) and a pair gate,
+  trained on validation batches.
 
 Importing this package does not load torch (:func:`search` does); :mod:`recsearch.strategies`
 never imports it.
@@ -43,18 +45,23 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "Method", "OneShotResult", "available", "search"]
 
-Method = Literal["autofis-oneshot", "autodim-oneshot"]
+Method = Literal["autofis-oneshot", "autodim-oneshot", "darts"]
 
 METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "autofis-oneshot": (
         "AutoFIS: a gate per field pair on batch-normalised terms, trained with the model, "
         "GRDA sets useless gates to zero.",
-        ("autofis", "sif", "autofeature", "aim", "full"),
+        ("autofis", "sif", "autofeature", "aim", "full", "autoias"),
     ),
     "autodim-oneshot": (
         "AutoDim: Gumbel-softmax weights over each field's candidate dimensions (0 drops it), "
         "annealed temperature, weights trained on validation batches.",
-        ("autodim", "aim", "full"),
+        ("autodim", "aim", "full", "autoias"),
+    ),
+    "darts": (
+        "DARTS: a mixed operation over each pair's candidate functions plus a pair gate, "
+        "architecture weights trained on validation batches (first order).",
+        ("sif", "autofeature", "aim", "full", "autoias"),
     ),
 }
 """Method name -> (description, presets whose spaces it relaxes)."""
@@ -65,7 +72,7 @@ def available() -> dict[str, tuple[str, tuple[str, ...]]]:
 
     Example:
         >>> sorted(available())
-        ['autodim-oneshot', 'autofis-oneshot']
+        ['autodim-oneshot', 'autofis-oneshot', 'darts']
     """
     return dict(METHODS)
 
@@ -95,7 +102,7 @@ def search(
             :class:`~recsearch.objectives.CTRObjective`); ``None``: the space's default base.
         options: Method settings (``autofis-oneshot``: ``gate_lr``, ``grda_c``, ``grda_mu``,
             ``init``, ``n_configs``; ``autodim-oneshot``: ``arch_lr``, ``tau_start``,
-            ``tau_end``, ``n_configs``).
+            ``tau_end``, ``warmup``; ``darts``: ``arch_lr``, ``warmup``, ``n_configs``).
 
     Returns:
         The derived configurations, the architecture weights, the held hyperparameters, the
@@ -120,8 +127,10 @@ def search(
     dev = resolve_device(device)
     if method == "autofis-oneshot":
         from recsearch.oneshot import _autofis as module
-    else:
+    elif method == "autodim-oneshot":
         from recsearch.oneshot import _autodim as module  # type: ignore[no-redef]
+    else:
+        from recsearch.oneshot import _darts as module  # type: ignore[no-redef]
     return module.search(
         space, dataset, epochs=float(budget), device=dev, seed=int(seed), base=base,
         options=dict(options or {}),

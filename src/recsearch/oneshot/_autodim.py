@@ -31,7 +31,6 @@ from recsearch.errors import SpaceError
 from recsearch.objectives.cost import static_cost
 from recsearch.objectives.embeddings import EMBEDDING_INIT_STD
 from recsearch.objectives.model import build_model
-from recsearch.objectives.trainer import mixture_loss
 from recsearch.oneshot import _common as c
 from recsearch.spaces import decode
 from recsearch.spec import EmbeddingSpec
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
 
 NAME = "autodim-oneshot"
-PRESETS = ("autodim", "aim", "full")
+PRESETS = ("autodim", "aim", "full", "autoias")
 
 
 class MixedEmbeddings(nn.Module):
@@ -136,7 +135,6 @@ def search(
 ) -> c.OneShotResult:
     """Train the mixed-dimension supernet and derive per-field dimensions (module docstring)."""
     clock = c.Clock()
-    c.check_rows(dataset)
     schema = dataset.schema
     fields = {f"emb.{f.name}": f.name for f in schema.sparse}
 
@@ -166,36 +164,17 @@ def search(
     model = build_model(spec, schema)
     mixed = MixedEmbeddings(schema, candidates)
     model.embeddings = mixed
-    model.to(device)
-    model.train()
-    weights = c.weight_optimizer(model, spec, [mixed.alpha])
     arch = torch.optim.Adam([mixed.alpha], lr=arch_lr)
-    train = c.tensors(dataset.train, device)
-    valid = c.tensors(dataset.valid, device)
-    n = len(dataset.train)
-    bs = spec.training.batch_size
-    steps = max(1, int(np.ceil(epochs * n / bs)))
-    warmup = int(float(options.get("warmup", 0.3)) * steps)
-    held_out = c.cycle(valid, len(dataset.valid), bs, generator)
-    done = 0.0
-    for step, (done, batch) in enumerate(c.batches(train, n, bs, epochs, generator)):
-        if int(batch["label"].shape[0]) < 2:
-            continue  # NOTE: batch norm needs two rows
-        progress = max(0, step - warmup) / max(1, steps - warmup - 1)
+
+    def schedule(progress: float) -> None:
         mixed.tau = tau_start * (tau_end / tau_start) ** progress
-        loss = mixture_loss(model(batch)["logit"], batch["label"], spec.loss)
-        weights.zero_grad(set_to_none=True)
-        mixed.alpha.grad = None
-        loss.backward()
-        weights.step()
-        v = next(held_out)
-        if step < warmup:
-            continue
-        arch.zero_grad(set_to_none=True)
-        mixture_loss(model(v)["logit"], v["label"], spec.loss).backward()
-        arch.step()
-    mixed.hard = True
-    valid_auc, _ = c.evaluate(model, valid)
+
+    mixed.hard = True  # NOTE: the final evaluation reads the argmax widths
+    done, valid_auc = c.train_supernet(
+        model, spec, dataset, device=device, epochs=epochs, generator=generator,
+        arch=[mixed.alpha], arch_step=arch.step, bilevel=True,
+        warmup=float(options.get("warmup", 0.3)), schedule=schedule,
+    )
     alpha = mixed.alpha.detach().cpu().numpy().astype(float)
     order = [f"emb.{f.name}" for f in schema.sparse]
     configurations = _derive(space, order, alpha, candidates)
@@ -208,7 +187,7 @@ def search(
         method=NAME,
         configurations=configurations,
         weights={
-            name: dict(zip(candidates, np.round(_softmax(a), 4).tolist(), strict=True))
+            name: dict(zip(candidates, np.round(c.softmax(a), 4).tolist(), strict=True))
             for name, a in zip(order, alpha, strict=True)
         },
         held=tuple(held),
@@ -222,18 +201,13 @@ def search(
     )
 
 
-def _softmax(a: np.ndarray) -> np.ndarray:
-    e = np.exp(a - a.max())
-    return e / e.sum()
-
-
 def _derive(
     space: ConfigurationSpace, order: list[str], alpha: np.ndarray, candidates: tuple[int, ...]
 ) -> tuple[Any, ...]:
     """The argmax dimensions, then the expected dimensions rounded to candidates."""
     cands = np.asarray(candidates, dtype=float)
     picks = [cands[np.argmax(alpha, 1)]]
-    expected = np.asarray([_softmax(a) @ cands for a in alpha])
+    expected = np.asarray([c.softmax(a) @ cands for a in alpha])
     picks.append(cands[np.abs(expected[:, None] - cands[None, :]).argmin(1)])
     out = []
     for dims in picks:

@@ -31,7 +31,6 @@ from torch import nn
 from recsearch.errors import SpaceError
 from recsearch.objectives.cost import static_cost
 from recsearch.objectives.model import build_model
-from recsearch.objectives.trainer import mixture_loss
 from recsearch.oneshot import _common as c
 from recsearch.spaces import decode
 from recsearch.spaces import pair_name
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
 
 NAME = "autofis-oneshot"
-PRESETS = ("autofis", "sif", "autofeature", "aim", "full")
+PRESETS = ("autofis", "sif", "autofeature", "aim", "full", "autoias")
 
 
 def is_pair_boolean(space: ConfigurationSpace, name: str) -> bool:
@@ -136,7 +135,6 @@ def search(
 ) -> c.OneShotResult:
     """Train the gated supernet and derive pair selections (module docstring)."""
     clock = c.Clock()
-    c.check_rows(dataset)
     relaxed, held = c.relaxable(
         space, NAME, lambda n: is_pair_boolean(space, n), presets=PRESETS
     )
@@ -154,25 +152,12 @@ def search(
         raise SpaceError(f"{NAME}: the supernet of this space has no pair to gate.")
     order = _pair_order(spec, model)
     model.pairs = GatedPairs(list(model.pairs.functions), init=float(options.get("init", 1.0)))
-    model.to(device)
-    model.train()
     gates = model.pairs.gates
-    weights = c.weight_optimizer(model, spec, [gates])
     grda = GRDA(gates, lr=gate_lr, c=grda_c, mu=grda_mu)
-    train = c.tensors(dataset.train, device)
-    valid = c.tensors(dataset.valid, device)
-    n = len(dataset.train)
-    done = 0.0
-    for done, batch in c.batches(train, n, spec.training.batch_size, epochs, generator):
-        if int(batch["label"].shape[0]) < 2:
-            continue  # NOTE: batch norm needs two rows
-        loss = mixture_loss(model(batch)["logit"], batch["label"], spec.loss)
-        weights.zero_grad(set_to_none=True)
-        gates.grad = None
-        loss.backward()
-        weights.step()
-        grda.step()
-    valid_auc, _ = c.evaluate(model, valid)
+    done, valid_auc = c.train_supernet(
+        model, spec, dataset, device=device, epochs=epochs, generator=generator,
+        arch=[gates], arch_step=grda.step, bilevel=False,
+    )
     alpha = gates.detach().cpu().numpy().astype(float)
     names = [f"inter.{pair_name(a, b)}" for a, b in order]
     configurations = _derive(space, names, alpha, relaxed, n_configs)

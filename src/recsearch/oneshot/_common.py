@@ -25,6 +25,7 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.objectives.metrics import auc
 from recsearch.objectives.metrics import logloss
+from recsearch.objectives.trainer import mixture_loss
 from recsearch.oneshot._result import OneShotResult
 
 if TYPE_CHECKING:
@@ -149,13 +150,73 @@ def evaluate(model: torch.nn.Module, data: Batch) -> tuple[float, float]:
     return auc(logits, data["label"]), logloss(logits, data["label"])
 
 
-def weight_optimizer(
-    model: CTRModel, spec: ModelSpec, exclude: Sequence[torch.nn.Parameter]
-) -> torch.optim.Optimizer:
-    """Adam over the model weights (architecture weights excluded) at the spec's learning rate."""
-    skip = {id(p) for p in exclude}
+def train_supernet(
+    model: CTRModel,
+    spec: ModelSpec,
+    dataset: Dataset,
+    *,
+    device: torch.device,
+    epochs: float,
+    generator: torch.Generator,
+    arch: Sequence[torch.nn.Parameter],
+    arch_step: Callable[[], None],
+    bilevel: bool,
+    warmup: float = 0.0,
+    schedule: Callable[[float], None] | None = None,
+) -> tuple[float, float]:
+    """Train a supernet: Adam on the model weights (the spec's learning rate), ``arch_step`` on
+    the architecture weights ``arch``.
+
+    One level (``bilevel=False``, AutoFIS): ``arch`` takes its gradient from the training batch.
+    Bi-level, first order (DARTS): after each training step a validation batch gives ``arch`` its
+    gradient; the first ``warmup`` share of the steps leaves ``arch`` alone. ``schedule`` is
+    called before each step with the share of the architecture steps done (a temperature).
+
+    Returns:
+        The epochs trained and the supernet's validation AUC at the end (eval mode).
+    """
+    check_rows(dataset)
+    skip = {id(p) for p in arch}
     params = [p for p in model.parameters() if id(p) not in skip and p.requires_grad]
-    return torch.optim.Adam(params, lr=spec.training.lr)
+    weights = torch.optim.Adam(params, lr=spec.training.lr)
+    model.to(device)
+    model.train()
+    train = tensors(dataset.train, device)
+    valid = tensors(dataset.valid, device)
+    n = len(dataset.train)
+    bs = spec.training.batch_size
+    steps = max(1, math.ceil(epochs * n / bs))
+    first = int(warmup * steps) if bilevel else 0
+    held_out = cycle(valid, len(dataset.valid), bs, generator)
+    done = 0.0
+    for step, (done, batch) in enumerate(batches(train, n, bs, epochs, generator)):
+        if schedule is not None:
+            schedule(max(0, step - first) / max(1, steps - first - 1))
+        if int(batch["label"].shape[0]) < 2:
+            continue  # NOTE: batch norm needs two rows
+        loss = mixture_loss(model(batch)["logit"], batch["label"], spec.loss)
+        weights.zero_grad(set_to_none=True)
+        for p in arch:
+            p.grad = None
+        loss.backward()
+        weights.step()
+        if not bilevel:
+            arch_step()
+            continue
+        v = next(held_out)
+        if step < first or int(v["label"].shape[0]) < 2:
+            continue
+        for p in arch:
+            p.grad = None
+        mixture_loss(model(v)["logit"], v["label"], spec.loss).backward()
+        arch_step()
+    return float(done), evaluate(model, valid)[0]
+
+
+def softmax(a: np.ndarray) -> np.ndarray:
+    """The softmax of a vector."""
+    e = np.exp(a - a.max())
+    return e / e.sum()
 
 
 class Clock:
