@@ -14,6 +14,12 @@ from typing import Literal
 import numpy as np
 
 from recsearch.errors import InvalidParameterError
+from recsearch.objectives._plan_graph import GraphLayerPlan
+from recsearch.objectives._plan_graph import graph_flops
+from recsearch.objectives._plan_graph import graph_params
+from recsearch.objectives._plan_graph import graph_plan
+from recsearch.objectives._plan_numeric import NumericPlan
+from recsearch.objectives._plan_numeric import numeric_plan
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Field
@@ -84,8 +90,10 @@ class EmbeddingPlan:
         dropped: Names of the fields with dimension 0.
         table_rows: Rows of each fused table by dimension, the shared zero row 0 included.
         common_dim: Width of the stacked ``(batch, fields, common_dim)`` view interactions read.
-        stacked_order: Field names in the order of the stacked view (by width, widest first,
-            then schema order).
+        stacked_order: Field names in the order of the stacked view (sparse fields by width,
+            widest first, then schema order; then the embedded numeric fields).
+        numeric: Embedded numeric fields (at ``common_dim``, after the sparse ones).
+        dense_columns: ``Split.numeric`` columns that stay dense inputs.
     """
 
     fields: tuple[FieldPlan, ...]
@@ -93,16 +101,23 @@ class EmbeddingPlan:
     table_rows: dict[int, int]
     common_dim: int
     stacked_order: tuple[str, ...]
+    numeric: tuple[NumericPlan, ...] = ()
+    dense_columns: tuple[int, ...] = ()
 
     @property
     def flat_width(self) -> int:
-        """Width of the flattened embeddings (the sum of field widths)."""
-        return sum(f.width for f in self.fields)
+        """Width of the flattened embeddings (the sum of field widths, numeric ones included)."""
+        return sum(f.width for f in self.fields) + len(self.numeric) * self.common_dim
 
     @property
     def n_fields(self) -> int:
-        """Number of embedded fields."""
-        return len(self.fields)
+        """Number of embedded fields (sparse and numeric)."""
+        return len(self.fields) + len(self.numeric)
+
+    @property
+    def numeric_embedding_params(self) -> int:
+        """Parameters of the numeric fields' embedding tables."""
+        return sum(n.embedding_params for n in self.numeric)
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -137,6 +152,16 @@ class EmbeddingPlan:
     def linear_params(self) -> int:
         """First-order weights of the sparse fields."""
         return sum(f.vocab for f in self.fields)
+
+    def prune_params(self, granularity: str | None) -> int:
+        """PEP threshold parameters: 1, one per embedded field, or one per table row."""
+        if granularity is None or not self.fields:
+            return 0
+        if granularity == "global":
+            return 1
+        if granularity == "field":
+            return self.n_fields
+        return sum(self.table_rows.values())
 
 
 def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
@@ -184,10 +209,15 @@ def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
             )
         )
     widths = sorted({f.width for f in fields}, reverse=True)
-    common = spec.embedding.interaction_dim or (widths[0] if widths else 0)
+    embedded = tuple(n for n in spec.embedding.numeric if n.representation != "dense")
+    fallback = spec.embedding.default_dim if embedded else 0
+    common = int(spec.embedding.interaction_dim or (widths[0] if widths else fallback))
+    numeric, dense = numeric_plan(spec.embedding.numeric, schema, common)
     order = tuple(f.name for w in widths for f in fields if f.width == w)
+    order += tuple(n.name for n in numeric)
     return EmbeddingPlan(
-        tuple(fields), tuple(dropped), dict(sorted(rows.items(), reverse=True)), int(common), order
+        tuple(fields), tuple(dropped), dict(sorted(rows.items(), reverse=True)), common, order,
+        numeric, dense,
     )
 
 
@@ -210,7 +240,7 @@ class BlockPlan:
 
     Attributes:
         vector_width: Width of the flattened input (``mlp``, ``cross``), else 0.
-        n_embeddings: Number of input embeddings (``fm``, ``dot``, ``efc``, ``attention``):
+        n_embeddings: Number of input embeddings (the embedding-view blocks, ``EMBEDDING_VIEW``):
             the fields, one for the dense features, one per earlier ``vec`` output (projected)
             and the embeddings of earlier ``emb`` outputs (projected when their width differs).
         output: Output shape.
@@ -225,7 +255,7 @@ class BlockPlan:
     flops: int
 
 
-EMBEDDING_VIEW = ("fm", "dot", "efc", "attention")
+EMBEDDING_VIEW = ("fm", "dot", "efc", "attention", "conv", "skip")
 
 
 def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[BlockPlan, ...]:
@@ -283,6 +313,12 @@ def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[Bloc
                 params += b.dim * m + b.dim
                 flops += 2 * b.dim * m * dim
                 output = ("emb", b.dim, dim)
+            elif b.type == "conv":
+                params += dim * dim * b.kernel + dim
+                flops += 2 * m * dim * dim * b.kernel + m * dim
+                output = ("emb", m, dim)
+            elif b.type == "skip":
+                output = ("emb", m, dim)
             else:  # attention
                 width = attention_width(b)
                 a_in = dim
@@ -412,9 +448,10 @@ class ModelPlan:
 
     Attributes:
         embedding: Embedding layout.
-        n_dense: Number of numeric features.
+        n_dense: Number of numeric features read as dense inputs (not embedded).
         pairs: Pair positions by function.
         groups: Higher-order groups.
+        graph: FIVES graph layers.
         blocks: Block shapes.
         head_input: Width of the head input (0 when there is no deep part).
         needs_stacked: Whether any part reads the stacked (common-width) view.
@@ -427,6 +464,7 @@ class ModelPlan:
     n_dense: int
     pairs: dict[str, list[tuple[int, int]]]
     groups: list[tuple[int, tuple[int, ...]]]
+    graph: tuple[GraphLayerPlan, ...]
     blocks: tuple[BlockPlan, ...]
     head_input: int
     needs_stacked: bool
@@ -438,7 +476,8 @@ class ModelPlan:
     def embedding_bytes(self) -> int:
         """Bytes of the embedding tables (float32), first-order weights included."""
         lin = self.embedding.linear_params if self.linear else 0
-        return (self.embedding.table_params + lin) * FLOAT_BYTES
+        tables = self.embedding.table_params + self.embedding.numeric_embedding_params
+        return (tables + lin) * FLOAT_BYTES
 
 
 def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
@@ -448,20 +487,29 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         InvalidParameterError: The spec does not fit the schema or would predict from nothing.
     """
     emb = embedding_plan(spec, schema)
-    n_dense = len(schema.numeric)
+    n_dense = len(emb.dense_columns)
     dim = emb.common_dim
     pairs = pair_plan(spec, emb)
     groups = group_plan(spec, emb)
+    graph = graph_plan(spec, emb)
     blocks = block_plans(spec, emb, n_dense)
     fm_all = spec.interaction is not None and spec.interaction.pairs is None
     needs_stacked = bool(
         (fm_all and emb.n_fields >= 2)
         or pairs
         or groups
+        or graph
         or any(b.type in EMBEDDING_VIEW and b.sparse_input for b in spec.blocks)
     )
+    prune = spec.embedding.prune
     params = emb.table_params + emb.nis_projection_params
+    params += emb.prune_params(None if prune is None else prune.granularity)
     flops = sum(f.width * (len(set(f.dims)) > 1) * 2 for f in emb.fields)
+    if prune is not None:
+        flops += 3 * sum(d for f in emb.fields for d in f.dims)  # |v| - g, relu, sign
+    for n in emb.numeric:
+        params += n.embedding_params + n.other_params
+        flops += n.flops
     if needs_stacked:
         params += emb.stack_projection_params
         flops += 2 * sum(f.width * dim for f in emb.fields if f.width != dim)
@@ -476,6 +524,8 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         flops += pair_flops(function, len(plist), dim)
     for order, pos in groups:
         flops += (len(pos) + 1) * dim * order
+    params += graph_params(graph, dim)
+    flops += graph_flops(graph, dim)
     for bp in blocks:
         params += bp.params
         flops += bp.flops
@@ -493,12 +543,14 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
             prev = w
         params += prev
         flops += 2 * prev
-    if not (spec.linear or head_input or pairs or groups or (fm_all and emb.n_fields >= 2)):
+    if not (
+        spec.linear or head_input or pairs or groups or graph or (fm_all and emb.n_fields >= 2)
+    ):
         raise InvalidParameterError(
             f"Spec {spec.name!r} has no linear term, no interaction and no head on this schema: "
             "it would predict a constant."
         )
     return ModelPlan(
-        emb, n_dense, pairs, groups, blocks, head_input, needs_stacked, params, int(flops),
+        emb, n_dense, pairs, groups, graph, blocks, head_input, needs_stacked, params, int(flops),
         spec.linear,
     )
