@@ -89,6 +89,8 @@ def save_dataset(ds: Dataset, directory: str | Path) -> None:
         np.save(d / f"{split_name}.label.npy", split.label)
         for i, m in enumerate(split.multi_hot):
             np.save(d / f"{split_name}.multi_hot.{i}.npy", m)
+        for i, m in enumerate(split.sequence):
+            np.save(d / f"{split_name}.sequence.{i}.npy", m)
     for i, f in enumerate(ds.schema.fields):
         np.save(d / f"frequencies.{i}.npy", f.frequencies)
         if f.quantiles.size:
@@ -99,6 +101,7 @@ def save_dataset(ds: Dataset, directory: str | Path) -> None:
         "label": ds.schema.label,
         "fields": [[f.name, f.kind, f.vocab_size] for f in ds.schema.fields],
         "n_multi_hot": len(ds.schema.multi_hot),
+        "n_sequence": len(ds.schema.sequence),
         "info": _jsonable(dict(ds.info)),
     }
     # NOTE: meta.json is written last; an entry without it is incomplete.
@@ -123,6 +126,10 @@ def load_dataset(directory: str | Path, *, mmap: bool = False) -> Dataset:
                 arr(f"{split_name}.numeric.npy"),
                 tuple(arr(f"{split_name}.multi_hot.{i}.npy") for i in range(meta["n_multi_hot"])),
                 arr(f"{split_name}.label.npy"),
+                tuple(
+                    arr(f"{split_name}.sequence.{i}.npy")
+                    for i in range(meta.get("n_sequence", 0))
+                ),
             )
         )
     def quantiles(i: int) -> np.ndarray:

@@ -7,6 +7,8 @@ Index conventions (every loader keeps them):
 - multi-hot field: a padded ``int64`` matrix ``(n, max_len)``; index ``0`` is both padding and OOV
   and is skipped by pooling.
 - numeric field: ``float32`` values, already transformed (the loader documents how).
+- sequence field: an ordered history, a left-padded ``int64`` matrix ``(n, max_len)``: the most
+  recent ``max_len`` values oldest first, so the last column is the most recent; 0 pads.
 - label: ``float32`` 0/1.
 """
 
@@ -21,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-FieldKind = Literal["categorical", "numeric", "multi_hot"]
+FieldKind = Literal["categorical", "numeric", "multi_hot", "sequence"]
 QUANTILE_POINTS = 101
 """Length of ``Field.quantiles``: the training quantiles at every percent, both ends included."""
 
@@ -113,6 +115,11 @@ class Schema:
         return tuple(f for f in self.fields if f.kind == "multi_hot")
 
     @property
+    def sequence(self) -> tuple[Field, ...]:
+        """Sequence fields in column order (the entries of ``Split.sequence``)."""
+        return tuple(f for f in self.fields if f.kind == "sequence")
+
+    @property
     def sparse(self) -> tuple[Field, ...]:
         """Embedded fields: categorical first, then multi-hot (the model's embedding order)."""
         return self.categorical + self.multi_hot
@@ -140,12 +147,14 @@ class Split:
         numeric: ``(n, n_numeric)`` float32, columns in ``Schema.numeric`` order.
         multi_hot: One ``(n, max_len)`` int64 matrix per ``Schema.multi_hot`` field, 0-padded.
         label: ``(n,)`` float32 0/1.
+        sequence: One ``(n, max_len)`` int64 left-padded matrix per ``Schema.sequence`` field.
     """
 
     categorical: np.ndarray
     numeric: np.ndarray
     multi_hot: tuple[np.ndarray, ...]
     label: np.ndarray
+    sequence: tuple[np.ndarray, ...] = ()
 
     def __len__(self) -> int:
         return int(self.label.shape[0])
@@ -157,6 +166,7 @@ class Split:
             self.numeric[index],
             tuple(m[index] for m in self.multi_hot),
             self.label[index],
+            tuple(m[index] for m in self.sequence),
         )
 
     @property
