@@ -99,3 +99,58 @@ class NumericEmbedding:
                 "NumericEmbedding needs buckets >= 2, meta >= 1 and temperature > 0. Got "
                 f"buckets={self.buckets!r}, meta={self.meta!r}, temperature={self.temperature!r}."
             )
+
+
+SequenceNorm = Literal["layer", "none"]
+SEQUENCE_NORMS: tuple[str, ...] = get_args(SequenceNorm)
+SequenceOp = Literal["conv", "gru", "pool", "attention", "zero"]
+SEQUENCE_OPS: tuple[str, ...] = get_args(SequenceOp)
+SequenceActivation = Literal["relu", "gelu", "swish", "identity"]
+SEQUENCE_ACTIVATIONS: tuple[str, ...] = get_args(SequenceActivation)
+SequenceOutput = Literal["average", "target", "last"]
+SEQUENCE_OUTPUTS: tuple[str, ...] = get_args(SequenceOutput)
+
+
+@dataclass(frozen=True)
+class SequenceLayer:
+    """One layer of a behaviour encoder: ``x + activation(op(norm(x)))``, padding kept at 0.
+
+    ``op``: ``conv`` (1D convolution over time, 3 steps wide), ``gru`` (a GRU), ``pool``
+    (average over 3 neighbouring steps), ``attention`` (single-head self-attention over the
+    history) or ``zero`` (nothing: the layer passes its input on).
+
+    Example:
+        >>> SequenceLayer("layer", "attention", "gelu").op
+        'attention'
+    """
+
+    norm: SequenceNorm = "none"
+    op: SequenceOp = "conv"
+    activation: SequenceActivation = "relu"
+
+    def __post_init__(self) -> None:
+        _check_choice("SequenceLayer", "norm", self.norm, SEQUENCE_NORMS)
+        _check_choice("SequenceLayer", "op", self.op, SEQUENCE_OPS)
+        _check_choice("SequenceLayer", "activation", self.activation, SEQUENCE_ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class BehaviourSpec:
+    """Encoders of the sequence (behaviour history) fields, one per field, same architecture.
+
+    Each history's items are embedded at the interaction width (a table of its own), run
+    through ``layers`` and summarised into one vector by ``output``: ``average`` (over the
+    items present), ``last`` (the most recent item) or ``target`` (attention whose query is a
+    learned projection of the row's other embeddings, so the candidate item weighs the history;
+    DIN-style). The vector joins the embedding views after the sparse and numeric fields.
+
+    Example:
+        >>> BehaviourSpec((SequenceLayer(op="gru"),), output="target").output
+        'target'
+    """
+
+    layers: tuple[SequenceLayer, ...] = ()
+    output: SequenceOutput = "average"
+
+    def __post_init__(self) -> None:
+        _check_choice("BehaviourSpec", "output", self.output, SEQUENCE_OUTPUTS)

@@ -20,6 +20,8 @@ A :class:`ModelSpec` says everything needed to build and train a model:
   features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
   listed in ``inputs``. The head reads every block output that no later block consumes. With no
   blocks, the head reads the flattened embeddings and the dense features (the DNN of DeepFM).
+- ``behaviour``: encoders of the sequence fields (AMEIR / DIN), each history summarised into one
+  more embedding (``None``: sequence fields are not read).
 - ``head``: the MLP on top (``widths=()`` means no deep part when there are no blocks, or a single
   linear layer over the block outputs when there are), then one output unit.
 - ``loss``: non-negative weights over BCE, focal, hinge and squared error on the probability.
@@ -40,6 +42,12 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
+from recsearch._spec_parts import SEQUENCE_NORMS
+from recsearch._spec_parts import SEQUENCE_OPS
+from recsearch._spec_parts import SEQUENCE_OUTPUTS
+from recsearch._spec_parts import BehaviourSpec
+from recsearch._spec_parts import SequenceLayer
 from recsearch._spec_parts import BUCKETINGS
 from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
 from recsearch._spec_parts import PRUNE_GRANULARITIES
@@ -57,6 +65,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTODIS_SKIP",
+    "SEQUENCE_ACTIVATIONS",
+    "SEQUENCE_NORMS",
+    "SEQUENCE_OPS",
+    "SEQUENCE_OUTPUTS",
+    "BehaviourSpec",
+    "SequenceLayer",
     "BASELINES",
     "BLOCK_TYPES",
     "BUCKETINGS",
@@ -418,6 +432,7 @@ class ModelSpec:
     linear: bool = True
     interaction: InteractionSpec | None = None
     blocks: tuple[BlockSpec, ...] = ()
+    behaviour: BehaviourSpec | None = None
     head: HeadSpec = field(default_factory=HeadSpec)
     loss: LossSpec = field(default_factory=LossSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
@@ -482,6 +497,12 @@ class ModelSpec:
                 BlockSpec(**{**b, "inputs": tuple(b.get("inputs", ()))})
                 for b in data.get("blocks", ())
             ),
+            behaviour=None
+            if data.get("behaviour") is None
+            else BehaviourSpec(
+                tuple(SequenceLayer(**x) for x in data["behaviour"].get("layers", ())),
+                data["behaviour"].get("output", "average"),
+            ),
             head=HeadSpec(**{**data.get("head", {}), "widths": tuple(data.get("head", {}).get(
                 "widths", HeadSpec().widths))}),
             loss=LossSpec(**data.get("loss", {})),
@@ -499,6 +520,8 @@ BASELINES: dict[str, str] = {
     "dcnv2": "DCN-V2: like DCN with matrix-valued cross layers.",
     "autoint": "AutoInt: multi-head self-attention over the embeddings, then the head.",
     "nfm": "NFM: the FM bi-interaction vector fed to an MLP.",
+    "din": "DIN-style: target attention over each behaviour history, then an MLP (needs a "
+    "sequence field).",
 }
 
 
@@ -507,7 +530,7 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
 
     Args:
         name: One of :data:`BASELINES` (``lr``, ``fm``, ``dnn``, ``deepfm``, ``dcn``, ``dcnv2``,
-            ``autoint``, ``nfm``).
+            ``autoint``, ``nfm``, ``din``).
         schema: Accepted for symmetry with the space builders; baselines use every field of any
             schema, so it is only checked against per-field ``embedding`` overrides.
         **overrides: Top-level :class:`ModelSpec` attributes to replace (``head=...``,
@@ -568,8 +591,19 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
             ),
             head=HeadSpec(widths=()),
         ),
+        "din": ModelSpec(
+            embedding=emb,
+            linear=False,
+            behaviour=BehaviourSpec(output="target"),
+            head=HeadSpec(widths=(200, 80)),
+        ),
     }
     spec = specs[key].replace(name=key)
+    if schema is not None and spec.behaviour is not None and not schema.sequence:
+        raise InvalidParameterError(
+            f"baseline({name!r}) reads behaviour histories, and the schema has no sequence "
+            "field (load MovieLens with movielens_100k(history=K))."
+        )
     if schema is not None:
         names = set(schema.sparse_names)
         unknown = [fe.field for fe in overrides.get("embedding", spec.embedding).fields

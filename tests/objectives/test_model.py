@@ -249,8 +249,8 @@ def test_dag_of_blocks_head_reads_unconsumed(make_dataset) -> None:
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
-def test_every_baseline_builds_and_counts_match(make_dataset, name) -> None:
-    ds = make_dataset(300)
+def test_every_baseline_builds_and_counts_match(make_dataset, make_sequence_dataset, name) -> None:
+    ds = make_sequence_dataset(400) if name == "din" else make_dataset(300)
     spec = baseline(name, ds.schema)
     model = _forward_backward(spec, ds)
     n = sum(p.numel() for p in model.parameters())
@@ -346,3 +346,37 @@ def test_bucketised_numeric_field_without_quantiles_is_refused(make_dataset) -> 
         embedding=EmbeddingSpec(numeric=(NumericEmbedding("c0", "field"),)))
     with pytest.raises(InvalidParameterError, match="c0"):
         build_model(spec, ds.schema)
+
+
+@pytest.mark.parametrize("output", ["average", "last", "target"])
+def test_behaviour_encoders_count_exactly_and_read_the_history(
+    make_sequence_dataset, output
+) -> None:
+    from recsearch.spec import BehaviourSpec
+    from recsearch.spec import SequenceLayer
+
+    ds = make_sequence_dataset(400)
+    layers = tuple(SequenceLayer(n, o, a) for n, o, a in [
+        ("layer", "conv", "relu"), ("none", "gru", "gelu"), ("layer", "attention", "swish"),
+        ("none", "pool", "identity"), ("layer", "zero", "relu")])
+    for name in ("deepfm", "dcn", "autoint"):
+        spec = baseline(name, embedding_dim=4).replace(behaviour=BehaviourSpec(layers, output))
+        model = _forward_backward(spec, ds)
+        cost = static_cost(spec, ds.schema)
+        assert cost.params == sum(p.numel() for p in model.parameters()), name
+        assert cost.embedding_bytes == 4 * sum(p.numel() for p in model.embedding_parameters())
+        assert all(p.grad is not None for p in model.sequences.parameters()), name
+    # Padding is ignored: an empty history and one of pads only encode alike.
+    enc = model.sequences.encoders[0]
+    ids = torch.tensor([[0, 0, 0, 0, 7], [0, 0, 0, 0, 0]])
+    ctx = torch.randn(2, enc.query.shape[0]) if enc.query is not None else None
+    out = enc(ids, ctx)
+    assert torch.isfinite(out).all() and out.shape == (2, 4)
+
+
+def test_behaviour_without_a_sequence_field_is_refused(make_dataset) -> None:
+    ds = make_dataset(200)
+    with pytest.raises(InvalidParameterError, match="sequence field"):
+        baseline("din", ds.schema)
+    with pytest.raises(InvalidParameterError, match="sequence field"):
+        build_model(baseline("din"), ds.schema)

@@ -83,7 +83,10 @@ def assemble(
         elif kind == "sequence":
             freq = count_frequencies(train.sequence[si], vocab)
             freq[0] = 0  # NOTE: index 0 pads.
+            width = int(train.sequence[si].shape[1])
             si += 1
+            out.append(Field(fname, kind, int(vocab), freq, max_len=width))
+            continue
         else:
             freq = np.zeros(0, dtype=np.int64)
             vocab = 1

@@ -41,6 +41,7 @@ class Field:
         quantiles: Numeric fields: the training-split quantiles at ``0, 0.01, ..., 1``
             (:data:`QUANTILE_POINTS` values; empty when unknown). Bucketised numeric embeddings
             cut at them.
+        max_len: Sequence fields: the padded length of a history (``Split.sequence`` width).
 
     Example:
         >>> Field("gender", "categorical", 3, np.array([0, 40, 60]))
@@ -52,6 +53,7 @@ class Field:
     vocab_size: int = 1
     frequencies: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     quantiles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    max_len: int = 0
 
     @property
     def is_sparse(self) -> bool:

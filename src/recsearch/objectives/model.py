@@ -19,6 +19,7 @@ from recsearch.objectives.interactions import GroupInteractions
 from recsearch.objectives.interactions import PairInteractions
 from recsearch.objectives.interactions import fm_interaction
 from recsearch.objectives.numeric import NumericEmbeddings
+from recsearch.objectives.sequence import SequenceEncoders
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -113,6 +114,12 @@ class CTRModel(nn.Module):
             or any(b.sparse_input and b.type in ("mlp", "cross") for b in spec.blocks)
         )
         self.numeric = NumericEmbeddings(emb.numeric) if emb.numeric else None
+        self.sequences = (
+            SequenceEncoders(emb.sequences, spec.behaviour)
+            if emb.sequences and spec.behaviour is not None
+            else None
+        )
+        self._target = spec.behaviour is not None and spec.behaviour.output == "target"
         self.has_dense = plan.n_dense > 0
         self.has_fields = len(emb.fields) > 0
         self._select_dense = list(emb.dense_columns) != list(range(len(schema.numeric)))
@@ -125,6 +132,8 @@ class CTRModel(nn.Module):
         params = [t.weight for t in self.embeddings.tables]
         if self.numeric is not None:
             params += self.numeric.embedding_parameters()
+        if self.sequences is not None:
+            params += self.sequences.embedding_parameters()
         if self.linear is not None and self.linear.weight is not None:
             params.append(self.linear.weight.weight)
         return params
@@ -139,11 +148,19 @@ class CTRModel(nn.Module):
             dense = numeric.index_select(1, self.dense_columns) if self._select_dense else numeric
         per_width = self.embeddings(batch) if self.has_fields else []
         num = self.numeric(numeric) if self.numeric is not None else None
+        sparse_flat = None
+        if per_width and (self.needs_flat or self._target):
+            sparse_flat = self.embeddings.flat(per_width)
+        if self.sequences is not None:
+            seq = batch["sequence"]
+            assert isinstance(seq, list)
+            encoded = self.sequences(seq, sparse_flat)
+            num = encoded if num is None else torch.cat((num, encoded), 1)
         stacked = flat = None
         if self.plan.needs_stacked:
             stacked = _cat([self.embeddings.stacked(per_width)] if per_width else [], num)
         if self.needs_flat:
-            flat = _cat([self.embeddings.flat(per_width)] if per_width else [],
+            flat = _cat([sparse_flat] if sparse_flat is not None else [],
                         None if num is None else num.flatten(1))
         if self.linear is not None:
             logit = logit + self.linear(batch, dense)

@@ -231,6 +231,7 @@ def _tensors(split: Split, device: torch.device) -> dict[str, torch.Tensor | lis
         "categorical": torch.from_numpy(split.categorical).to(device, torch.long),
         "numeric": torch.from_numpy(split.numeric).to(device, torch.float32),
         "multi_hot": [torch.from_numpy(m).to(device, torch.long) for m in split.multi_hot],
+        "sequence": [torch.from_numpy(m).to(device, torch.long) for m in split.sequence],
         "label": torch.from_numpy(split.label).to(device, torch.float32),
     }
 
