@@ -42,7 +42,7 @@ SMALL_BASE = DEEPFM_BASE.replace(
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return synthetic(
-        1000, n_categorical=5, n_numeric=2, n_multi_hot=1, max_vocab=40, seed=0
+        1000, n_categorical=5, n_numeric=2, n_multi_hot=1, n_sequence=1, max_vocab=40, seed=0
     )
 
 
@@ -54,13 +54,16 @@ def make_movielens_like(n_rows: int = 600, *, seed: int = 0) -> Dataset:
     fields = [Field(n, "categorical", v, np.ones(v, dtype=np.int64)) for n, v in vocabs.items()]
     cat = np.stack([rng.integers(0, v, n_rows) for v in vocabs.values()], axis=1)
     num = rng.standard_normal((n_rows, 1)).astype(np.float32)
+    history = np.where(rng.random((n_rows, 6)) < 0.5, rng.integers(1, 80, (n_rows, 6)), 0)
     fields += [Field("genre", "multi_hot", 20, np.ones(20, dtype=np.int64)),
-               Field("hour", "numeric", quantiles=np.quantile(num[:, 0], np.linspace(0, 1, 101)))]
+               Field("hour", "numeric", quantiles=np.quantile(num[:, 0], np.linspace(0, 1, 101))),
+               Field("history", "sequence", 80, np.ones(80, dtype=np.int64), max_len=6)]
     schema = Schema("click", tuple(fields))
     genre = np.where(rng.random((n_rows, 3)) < 0.6, rng.integers(1, 20, (n_rows, 3)), 0)
     logit = (cat[:, 3] == 1) * 1.5 - 0.7 + num[:, 0]
     label = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
-    full = Split(cat.astype(np.int64), num, (genre.astype(np.int64),), label)
+    full = Split(cat.astype(np.int64), num, (genre.astype(np.int64),), label,
+                 (history.astype(np.int64),))
     a, b = int(0.7 * n_rows), int(0.85 * n_rows)
     idx = np.arange(n_rows)
     return Dataset("ml-like", schema, full.take(idx[:a]), full.take(idx[a:b]), full.take(idx[b:]))

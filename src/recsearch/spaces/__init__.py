@@ -35,6 +35,7 @@ from recsearch.spaces.builders import pair_name
 from recsearch.spaces.builders import training
 from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
+from recsearch.spaces.more_builders import behaviour
 from recsearch.spaces.more_builders import graph
 from recsearch.spaces.more_builders import numeric_fields
 from recsearch.spaces.more_builders import projection
@@ -48,6 +49,7 @@ from recsearch.spaces.presets import to_json
 __all__ = [
     "PresetName",
     "available",
+    "behaviour",
     "blocks",
     "compose",
     "configuration_from_params",

@@ -31,6 +31,8 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   the inputs; ``layers`` is ``depth`` (mlp), ``cross_layers`` (cross) or ``attn_layers``
   (attention); inactive ones take ``BlockSpec``'s defaults. A ``dot`` block whose inputs hold
   fewer than two embeddings also reads the raw embeddings (a dot product needs two).
+- ``seq``: ``behaviour`` with one layer per ``l<k>.op`` (inactive norm/activation: ``none`` /
+  ``relu``) and the ``output``.
 - ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``.
 - ``loss``: the weights; all-zero weights decode to plain BCE; ``focal_gamma`` defaults to 2.
 - ``train``: optimizer, lr, momentum (base value when inactive), weight decays, batch size.
@@ -53,6 +55,7 @@ from recsearch.errors import SpaceError
 from recsearch.spaces.bridge import _py
 from recsearch.spaces.builders import pair_name
 from recsearch.spec import LOSSES
+from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
@@ -64,6 +67,7 @@ from recsearch.spec import ModelSpec
 from recsearch.spec import NumericEmbedding
 from recsearch.spec import PairInteraction
 from recsearch.spec import PruneSpec
+from recsearch.spec import SequenceLayer
 from recsearch.spec import TrainingSpec
 from recsearch.spec import baseline
 
@@ -74,7 +78,8 @@ BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
 SECTIONS: tuple[str, ...] = (
-    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "loss", "mlp", "train"
+    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "seq", "loss", "mlp",
+    "train",
 )
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
@@ -264,6 +269,20 @@ def _blocks(config: Configuration, n_fields: int, n_dense: int) -> tuple[BlockSp
     return tuple(out)
 
 
+def _behaviour(config: Configuration) -> BehaviourSpec:
+    space = config.config_space
+    layers = []
+    k = 1
+    while f"seq.l{k}.op" in space:
+        layers.append(SequenceLayer(
+            _get(config, f"seq.l{k}.norm", "none"),
+            _get(config, f"seq.l{k}.op"),
+            _get(config, f"seq.l{k}.act", "relu"),
+        ))
+        k += 1
+    return BehaviourSpec(tuple(layers), _get(config, "seq.output", "average"))
+
+
 def _head(config: Configuration, base: HeadSpec) -> HeadSpec:
     depth = int(_get(config, "mlp.depth", base.depth))
     widths = []
@@ -361,6 +380,7 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
             )
             if "block" in present
             else base.blocks,
+            behaviour=_behaviour(config) if "seq" in present else base.behaviour,
             head=_head(config, base.head) if "mlp" in present else base.head,
             loss=_loss(config, base.loss) if "loss" in present else base.loss,
             training=_training(config, base.training) if "train" in present else base.training,

@@ -1,4 +1,4 @@
-"""Builders of the later seed spaces' sections: projection (AutoIAS), graph (FIVES), PEP, AutoDis.
+"""Builders of the later seed spaces' sections: AutoIAS, FIVES, PEP, AutoDis and AMEIR's.
 
 Same conventions as :mod:`recsearch.spaces.builders` (schema first, local names, compose under
 the prefix shown):
@@ -13,6 +13,8 @@ builder                    compose prefix  local names
 :func:`numeric_fields`     ``num``         ``<field>`` (representation), ``<field>.buckets``,
                                            ``<field>.bucketing``, ``<field>.meta``,
                                            ``<field>.temperature`` (numeric fields)
+:func:`behaviour`          ``seq``         ``l<k>.op``, ``l<k>.norm``, ``l<k>.act``,
+                                           ``output``
 =========================  ==============  ===============================================
 """
 
@@ -26,6 +28,7 @@ from ConfigSpace import Categorical
 from ConfigSpace import ConfigurationSpace
 from ConfigSpace import EqualsCondition
 from ConfigSpace import Float
+from ConfigSpace import NotEqualsCondition
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces.builders import _bool
@@ -38,6 +41,10 @@ from recsearch.spaces.builders import pair_name
 from recsearch.spec import BUCKETINGS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PRUNE_GRANULARITIES
+from recsearch.spec import SEQUENCE_ACTIVATIONS
+from recsearch.spec import SEQUENCE_NORMS
+from recsearch.spec import SEQUENCE_OPS
+from recsearch.spec import SEQUENCE_OUTPUTS
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -47,6 +54,7 @@ __all__ = [
     "META_EMBEDDINGS",
     "PEP_INITS",
     "PROJECTION_DIMS",
+    "behaviour",
     "graph",
     "graph_edges",
     "numeric_fields",
@@ -243,4 +251,59 @@ def _numeric_items(
             items.append(hp)
             if len(reps) > 1:
                 items.append(EqualsCondition(hp, rep, on))
+    return items
+
+
+def behaviour(
+    schema: Schema,
+    *,
+    layers: int = 2,
+    ops: Sequence[str] = SEQUENCE_OPS,
+    outputs: Sequence[str] = SEQUENCE_OUTPUTS,
+) -> ConfigurationSpace:
+    """AMEIR's behaviour stage: per layer an op, a normalisation and an activation; the output.
+
+    ``l<k>.norm`` and ``l<k>.act`` are active only when ``l<k>.op`` is not ``zero``. Decodes to
+    ``ModelSpec.behaviour`` (every sequence field gets this encoder).
+
+    Raises:
+        InvalidParameterError: The schema has no sequence field.
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("c", "categorical", 5), Field("h", "sequence", 9)))
+        >>> sorted(behaviour(schema, layers=1))
+        ['l1.act', 'l1.norm', 'l1.op', 'output']
+    """
+    return _space(_behaviour_items(schema, "", layers=layers, ops=ops, outputs=outputs))
+
+
+def _behaviour_items(
+    schema: Schema, p: str, *, layers: int, ops: Sequence[str], outputs: Sequence[str]
+) -> list[Any]:
+    opl = list(dict.fromkeys(ops))
+    outl = list(dict.fromkeys(outputs))
+    bad = [o for o in opl if o not in SEQUENCE_OPS] + [o for o in outl if o not in SEQUENCE_OUTPUTS]
+    if int(layers) < 0 or not opl or not outl or bad:
+        raise InvalidParameterError(
+            f"behaviour needs layers >= 0, ops among {SEQUENCE_OPS} and outputs among "
+            f"{SEQUENCE_OUTPUTS}. Got layers={layers!r}, ops={tuple(ops)!r}, "
+            f"outputs={tuple(outputs)!r} instead."
+        )
+    if not schema.sequence:
+        raise InvalidParameterError(
+            "behaviour: the data set has no sequence field to encode (the ameir space needs "
+            "one; load MovieLens with movielens_100k(history=K), or give "
+            "from_frame(sequence=[...]))."
+        )
+    items: list[Any] = [
+        Categorical(f"{p}output", outl, default="target" if "target" in outl else outl[0])
+    ]
+    for k in range(1, int(layers) + 1):
+        op = Categorical(f"{p}l{k}.op", opl, default="zero" if "zero" in opl else opl[0])
+        norm = Categorical(f"{p}l{k}.norm", list(SEQUENCE_NORMS), default="none")
+        act = Categorical(f"{p}l{k}.act", list(SEQUENCE_ACTIVATIONS), default="relu")
+        items += [op, norm, act]
+        if "zero" in opl and len(opl) > 1:
+            items += [NotEqualsCondition(norm, op, "zero"), NotEqualsCondition(act, op, "zero")]
     return items

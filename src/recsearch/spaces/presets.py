@@ -24,6 +24,8 @@ from recsearch.spec import OPTIMIZERS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
+from recsearch.spec import SEQUENCE_OPS
+from recsearch.spec import SEQUENCE_OUTPUTS
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -47,6 +49,7 @@ PresetName = Literal[
     "autopi",
     "pep",
     "autodis",
+    "ameir",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -175,6 +178,15 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
         lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
                                             buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
+    ),
+    "ameir": (
+        "AMEIR: a 3-layer behaviour encoder (norm/op/activation, output), Hadamard pairs, MLP.",
+        lambda s: {
+            "seq": mb._behaviour_items(s, "seq.", layers=3, ops=SEQUENCE_OPS,
+                                       outputs=SEQUENCE_OUTPUTS),
+            "inter": _fns(s, ("hadamard",)),
+            "mlp": _mlp(s),
+        },
     ),
 }
 
