@@ -154,3 +154,9 @@ class BehaviourSpec:
 
     def __post_init__(self) -> None:
         _check_choice("BehaviourSpec", "output", self.output, SEQUENCE_OUTPUTS)
+
+
+HeadActivation = Literal["relu", "swish", "identity", "dice"]
+HEAD_ACTIVATIONS: tuple[str, ...] = get_args(HeadActivation)
+"""Activations of the head's hidden layers; ``dice`` is DIN's data-adaptive activation
+``p * x + (1 - p) * alpha * x`` with ``p = sigmoid(batch-normalised x)`` and ``alpha`` learned."""

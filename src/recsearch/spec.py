@@ -42,6 +42,8 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import HEAD_ACTIVATIONS
+from recsearch._spec_parts import HeadActivation
 from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
 from recsearch._spec_parts import SEQUENCE_NORMS
 from recsearch._spec_parts import SEQUENCE_OPS
@@ -65,6 +67,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTODIS_SKIP",
+    "HEAD_ACTIVATIONS",
+    "HeadActivation",
     "SEQUENCE_ACTIVATIONS",
     "SEQUENCE_NORMS",
     "SEQUENCE_OPS",
@@ -332,22 +336,53 @@ layers=3, dim=16, heads=2, cross_version=1, kernel=3)
 class HeadSpec:
     """The MLP on top of the model.
 
+    Attributes:
+        widths: Hidden widths.
+        dropout: Dropout after each hidden layer.
+        batch_norm: Batch norm before each activation.
+        fractions: When given, replace ``widths``: each hidden width is this fraction of the
+            previous layer's width (the first of the head input), at least 1 (AMEIR).
+        activations: One per hidden layer; empty means ReLU everywhere.
+
     Example:
         >>> HeadSpec(widths=(400, 400, 400), dropout=0.1).depth
         3
+        >>> HeadSpec(fractions=(0.5, 0.2), activations=("dice", "swish")).depth
+        2
     """
 
     widths: tuple[int, ...] = (256, 128)
     dropout: float = 0.0
     batch_norm: bool = False
+    fractions: tuple[float, ...] = ()
+    activations: tuple[HeadActivation, ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("HeadSpec", "dropout", self.dropout, 0.0, 0.99)
+        for f in self.fractions:
+            _check_range("HeadSpec", "fractions", f, 1e-6, 1.0)
+        for a in self.activations:
+            _check_choice("HeadSpec", "activations", a, HEAD_ACTIVATIONS)
+        if self.activations and len(self.activations) != self.depth:
+            raise InvalidParameterError(
+                f"HeadSpec has {self.depth} hidden layers but {len(self.activations)} "
+                "activations; give one per layer or none."
+            )
 
     @property
     def depth(self) -> int:
         """Number of hidden layers."""
-        return len(self.widths)
+        return len(self.fractions) if self.fractions else len(self.widths)
+
+    def resolved_widths(self, input_width: int) -> tuple[int, ...]:
+        """The hidden widths on an input of ``input_width`` (``fractions`` resolved)."""
+        if not self.fractions:
+            return self.widths
+        out, prev = [], input_width
+        for f in self.fractions:
+            prev = max(1, round(f * prev))
+            out.append(prev)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -503,8 +538,11 @@ class ModelSpec:
                 tuple(SequenceLayer(**x) for x in data["behaviour"].get("layers", ())),
                 data["behaviour"].get("output", "average"),
             ),
-            head=HeadSpec(**{**data.get("head", {}), "widths": tuple(data.get("head", {}).get(
-                "widths", HeadSpec().widths))}),
+            head=HeadSpec(**{
+                **data.get("head", {}),
+                **{k: tuple(data.get("head", {}).get(k, getattr(HeadSpec(), k)))
+                   for k in ("widths", "fractions", "activations")},
+            }),
             loss=LossSpec(**data.get("loss", {})),
             training=TrainingSpec(**data.get("training", {})),
             name=data.get("name", "custom"),

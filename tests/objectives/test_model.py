@@ -380,3 +380,14 @@ def test_behaviour_without_a_sequence_field_is_refused(make_dataset) -> None:
         baseline("din", ds.schema)
     with pytest.raises(InvalidParameterError, match="sequence field"):
         build_model(baseline("din"), ds.schema)
+
+
+def test_head_fractions_and_activations_count_exactly(make_dataset) -> None:
+    ds = make_dataset(300)
+    head = HeadSpec(widths=(), fractions=(0.5, 0.1), activations=("dice", "swish"))
+    spec = baseline("deepfm", embedding_dim=4).replace(head=head)
+    model = _forward_backward(spec, ds)
+    n_in = model.plan.head_input
+    assert model.plan.head_widths == (round(n_in * 0.5), max(1, round(round(n_in * 0.5) * 0.1)))
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+    assert model.head.net[1].alpha.grad is not None

@@ -148,6 +148,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
     from recsearch.spaces import interaction_set
     from recsearch.spaces import loss_mixture
     from recsearch.spaces import mlp
+    from recsearch.spaces import mlp_fractions
     from recsearch.spaces import numeric_fields
     from recsearch.spaces import projection
     from recsearch.spaces import pruning
@@ -178,7 +179,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
         "autodis": {"num": numeric_fields(schema)},
         "ameir": {"seq": behaviour(schema, layers=3),
                   "inter": interaction_functions(schema, functions=("hadamard",)),
-                  "mlp": mlp(schema)},
+                  "mlp": mlp_fractions(schema, max_depth=3)},
         "autopi": {"block": blocks(schema, n_blocks=4, types=AUTOPI_BLOCK_TYPES,
                                    units=AUTOPI_UNITS),
                    "mlp": mlp(schema, max_depth=2, units=AUTOPI_UNITS)},

@@ -467,6 +467,7 @@ class ModelPlan:
         graph: FIVES graph layers.
         blocks: Block shapes.
         head_input: Width of the head input (0 when there is no deep part).
+        head_widths: The head's hidden widths (fractions resolved).
         needs_stacked: Whether any part reads the stacked (common-width) view.
         params: Total parameter count.
         flops: Analytic FLOPs per sample.
@@ -480,6 +481,7 @@ class ModelPlan:
     graph: tuple[GraphLayerPlan, ...]
     blocks: tuple[BlockPlan, ...]
     head_input: int
+    head_widths: tuple[int, ...]
     needs_stacked: bool
     params: int
     flops: int
@@ -547,14 +549,17 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         flops += bp.flops
     if spec.blocks:
         head_input = sum(_flat_size(blocks[i].output) for i in unconsumed(spec))
-    elif spec.head.widths:
+    elif spec.head.depth:
         head_input = n_dense + emb.flat_width
     else:
         head_input = 0
+    head_widths = spec.head.resolved_widths(head_input)
     if head_input:
         prev = head_input
-        for w in spec.head.widths:
+        acts = spec.head.activations or ("relu",) * len(head_widths)
+        for w, act in zip(head_widths, acts, strict=True):
             params += prev * w + w + (2 * w if spec.head.batch_norm else 0)
+            params += w if act == "dice" else 0
             flops += 2 * prev * w
             prev = w
         params += prev
@@ -567,6 +572,7 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
             "it would predict a constant."
         )
     return ModelPlan(
-        emb, n_dense, pairs, groups, graph, blocks, head_input, needs_stacked, params, int(flops),
+        emb, n_dense, pairs, groups, graph, blocks, head_input, head_widths, needs_stacked, params,
+        int(flops),
         spec.linear,
     )

@@ -27,8 +27,38 @@ if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
 
 
+class Dice(nn.Module):
+    """DIN's Dice: ``p * x + (1 - p) * alpha * x``, ``p = sigmoid(batch-normalised x)``.
+
+    Example:
+        >>> Dice(3)(torch.randn(4, 3)).shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width, affine=False)
+        self.alpha = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same shape as ``x``."""
+        p = torch.sigmoid(self.norm(x))
+        return p * x + (1 - p) * self.alpha * x
+
+
+def _activation(name: str, width: int) -> nn.Module:
+    if name == "dice":
+        return Dice(width)
+    return {"relu": nn.ReLU, "swish": nn.SiLU, "identity": nn.Identity}[name]()
+
+
 class Head(nn.Module):
-    """The MLP on top: hidden layers (batch norm, ReLU, dropout), then one output unit.
+    """The MLP on top: hidden layers (batch norm, activation, dropout), then one output unit.
+
+    Args:
+        width: Input width.
+        spec: The head spec.
+        widths: Hidden widths (``spec.resolved_widths(width)`` when not given).
 
     Example:
         >>> from recsearch.spec import HeadSpec
@@ -36,14 +66,16 @@ class Head(nn.Module):
         torch.Size([4])
     """
 
-    def __init__(self, width: int, spec: HeadSpec) -> None:
+    def __init__(self, width: int, spec: HeadSpec, widths: tuple[int, ...] | None = None) -> None:
         super().__init__()
+        widths = spec.resolved_widths(width) if widths is None else widths
+        acts = spec.activations or ("relu",) * len(widths)
         mods: list[nn.Module] = []
-        for w in spec.widths:
+        for w, act in zip(widths, acts, strict=True):
             mods.append(nn.Linear(width, w))
             if spec.batch_norm:
                 mods.append(nn.BatchNorm1d(w))
-            mods.append(nn.ReLU())
+            mods.append(_activation(act, w))
             if spec.dropout > 0:
                 mods.append(nn.Dropout(spec.dropout))
             width = w
@@ -108,7 +140,9 @@ class CTRModel(nn.Module):
             for i, b in enumerate(spec.blocks)
         )
         self.head_reads = unconsumed(spec) if spec.blocks else ()
-        self.head = Head(plan.head_input, spec.head) if plan.head_input else None
+        self.head = (
+            Head(plan.head_input, spec.head, plan.head_widths) if plan.head_input else None
+        )
         self.needs_flat = bool(
             (not spec.blocks and self.head is not None)
             or any(b.sparse_input and b.type in ("mlp", "cross") for b in spec.blocks)

@@ -37,6 +37,7 @@ from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
 from recsearch.spaces.more_builders import behaviour
 from recsearch.spaces.more_builders import graph
+from recsearch.spaces.more_builders import mlp_fractions
 from recsearch.spaces.more_builders import numeric_fields
 from recsearch.spaces.more_builders import projection
 from recsearch.spaces.more_builders import pruning
@@ -68,6 +69,7 @@ __all__ = [
     "interaction_set",
     "loss_mixture",
     "mlp",
+    "mlp_fractions",
     "numeric_fields",
     "ordered_choices",
     "pair_name",

@@ -33,7 +33,8 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   fewer than two embeddings also reads the raw embeddings (a dot product needs two).
 - ``seq``: ``behaviour`` with one layer per ``l<k>.op`` (inactive norm/activation: ``none`` /
   ``relu``) and the ``output``.
-- ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``.
+- ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``; or, with
+  ``frac.<k>`` (AMEIR), ``fractions`` and ``activations`` of the first ``depth`` layers.
 - ``loss``: the weights; all-zero weights decode to plain BCE; ``focal_gamma`` defaults to 2.
 - ``train``: optimizer, lr, momentum (base value when inactive), weight decays, batch size.
 - ``name``: ``space.meta["preset"]`` when set, else the name of the ``base`` given, else
@@ -285,6 +286,14 @@ def _behaviour(config: Configuration) -> BehaviourSpec:
 
 def _head(config: Configuration, base: HeadSpec) -> HeadSpec:
     depth = int(_get(config, "mlp.depth", base.depth))
+    if "mlp.frac.0" in config.config_space:
+        return HeadSpec(
+            widths=(),
+            dropout=float(_get(config, "mlp.dropout", base.dropout)),
+            batch_norm=bool(_get(config, "mlp.batch_norm", base.batch_norm)),
+            fractions=tuple(float(_get(config, f"mlp.frac.{k}")) for k in range(depth)),
+            activations=tuple(str(_get(config, f"mlp.act.{k}")) for k in range(depth)),
+        )
     widths = []
     for k in range(depth):
         fallback = base.widths[k] if k < len(base.widths) else 128

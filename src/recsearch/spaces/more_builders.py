@@ -15,6 +15,7 @@ builder                    compose prefix  local names
                                            ``<field>.temperature`` (numeric fields)
 :func:`behaviour`          ``seq``         ``l<k>.op``, ``l<k>.norm``, ``l<k>.act``,
                                            ``output``
+:func:`mlp_fractions`      ``mlp``         ``depth``, ``frac.<k>`` (ordinal), ``act.<k>``
 =========================  ==============  ===============================================
 """
 
@@ -26,8 +27,11 @@ from typing import Any
 
 from ConfigSpace import Categorical
 from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Constant
 from ConfigSpace import EqualsCondition
 from ConfigSpace import Float
+from ConfigSpace import GreaterThanCondition
+from ConfigSpace import Integer
 from ConfigSpace import NotEqualsCondition
 
 from recsearch.errors import InvalidParameterError
@@ -39,6 +43,7 @@ from recsearch.spaces.builders import _pairs
 from recsearch.spaces.builders import _space
 from recsearch.spaces.builders import pair_name
 from recsearch.spec import BUCKETINGS
+from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 from recsearch.spec import SEQUENCE_ACTIVATIONS
@@ -54,8 +59,10 @@ __all__ = [
     "META_EMBEDDINGS",
     "PEP_INITS",
     "PROJECTION_DIMS",
+    "MLP_FRACTIONS",
     "behaviour",
     "graph",
+    "mlp_fractions",
     "graph_edges",
     "numeric_fields",
     "projection",
@@ -65,6 +72,7 @@ __all__ = [
 PROJECTION_DIMS: tuple[int, ...] = (4, 8, 16, 32, 64)
 BUCKET_COUNTS: tuple[int, ...] = (4, 8, 16, 32, 64)
 META_EMBEDDINGS: tuple[int, ...] = (4, 8, 16, 32, 64)
+MLP_FRACTIONS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 PEP_INITS: tuple[float, ...] = (-8.0, -6.0, -5.0, -4.5, -4.0, -3.5)
 """Initial PEP ``s``: from dense (``g = 3e-4``) to pruning most of a 0.01-std table."""
 
@@ -306,4 +314,54 @@ def _behaviour_items(
         items += [op, norm, act]
         if "zero" in opl and len(opl) > 1:
             items += [NotEqualsCondition(norm, op, "zero"), NotEqualsCondition(act, op, "zero")]
+    return items
+
+
+def mlp_fractions(
+    schema: Schema | None = None,
+    *,
+    max_depth: int = 3,
+    fractions: Sequence[float] = MLP_FRACTIONS,
+    activations: Sequence[str] = HEAD_ACTIVATIONS,
+) -> ConfigurationSpace:
+    """AMEIR's MLP: depth, and per layer a width as a fraction of its input and an activation.
+
+    Compose it under ``mlp`` (in place of :func:`~recsearch.spaces.mlp`); decodes to
+    ``HeadSpec(fractions=..., activations=...)``. ``frac.<k>`` and ``act.<k>`` are active when
+    ``depth > k``.
+
+    Example:
+        >>> sorted(mlp_fractions(max_depth=2))
+        ['act.0', 'act.1', 'depth', 'frac.0', 'frac.1']
+    """
+    del schema  # NOTE: accepted so that every builder takes the schema first.
+    return _space(
+        _mlp_fraction_items("", max_depth=max_depth, fractions=fractions, activations=activations)
+    )
+
+
+def _mlp_fraction_items(
+    p: str, *, max_depth: int, fractions: Sequence[float], activations: Sequence[str]
+) -> list[Any]:
+    fr = sorted({float(f) for f in fractions})
+    acts = list(dict.fromkeys(activations))
+    bad = [a for a in acts if a not in HEAD_ACTIVATIONS]
+    if int(max_depth) < 1 or not fr or not 0 < fr[0] <= fr[-1] <= 1 or not acts or bad:
+        raise InvalidParameterError(
+            f"mlp_fractions needs max_depth >= 1, fractions in (0, 1] and activations among "
+            f"{HEAD_ACTIVATIONS}. Got max_depth={max_depth!r}, fractions={tuple(fractions)!r}, "
+            f"activations={tuple(activations)!r} instead."
+        )
+    depth: Any = (
+        Integer(f"{p}depth", (1, int(max_depth)), default=min(2, int(max_depth)))
+        if int(max_depth) > 1
+        else Constant(f"{p}depth", 1)
+    )
+    items: list[Any] = [depth]
+    for k in range(int(max_depth)):
+        frac = _ordinal(f"{p}frac.{k}", fr, min(fr, key=lambda v: (abs(v - 0.5), v)))
+        act = Categorical(f"{p}act.{k}", acts, default="relu" if "relu" in acts else acts[0])
+        items += [frac, act]
+        if k > 0:
+            items += [GreaterThanCondition(frac, depth, k), GreaterThanCondition(act, depth, k)]
     return items

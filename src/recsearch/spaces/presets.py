@@ -19,6 +19,7 @@ from ConfigSpace import ConfigurationSpace
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
+from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
@@ -154,7 +155,7 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         _aim,
     ),
     "full": (
-        "Everything of aim plus the loss mixture (AMEIR-style comprehensive search).",
+        "Everything of aim plus the loss mixture (a comprehensive search).",
         lambda s: {**_aim(s), "loss": _loss(s)},
     ),
     "autoias": (
@@ -180,12 +181,13 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
                                             buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
     ),
     "ameir": (
-        "AMEIR: a 3-layer behaviour encoder (norm/op/activation, output), Hadamard pairs, MLP.",
+        "AMEIR: 3-layer behaviour encoder, Hadamard pairs, MLP widths as fractions + activations.",
         lambda s: {
             "seq": mb._behaviour_items(s, "seq.", layers=3, ops=SEQUENCE_OPS,
                                        outputs=SEQUENCE_OUTPUTS),
             "inter": _fns(s, ("hadamard",)),
-            "mlp": _mlp(s),
+            "mlp": mb._mlp_fraction_items("mlp.", max_depth=3, fractions=mb.MLP_FRACTIONS,
+                                          activations=HEAD_ACTIVATIONS),
         },
     ),
 }
