@@ -160,3 +160,30 @@ HeadActivation = Literal["relu", "swish", "identity", "dice"]
 HEAD_ACTIVATIONS: tuple[str, ...] = get_args(HeadActivation)
 """Activations of the head's hidden layers; ``dice`` is DIN's data-adaptive activation
 ``p * x + (1 - p) * alpha * x`` with ``p = sigmoid(batch-normalised x)`` and ``alpha`` learned."""
+
+
+FineTunePart = Literal["linear", "interaction", "blocks", "behaviour", "mlp"]
+FINE_TUNE_PARTS: tuple[str, ...] = get_args(FineTunePart)
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """AutoFT: what stays as pre-trained when a model is fine-tuned on a target domain.
+
+    The model starts from a pre-trained state (given to the trainer, never named here) of the
+    same spec and schema; the embedding rows of ``frozen_fields`` and every parameter of
+    ``frozen_parts`` (``linear``: the first-order term; ``interaction``: pair, group and graph
+    interactions; ``blocks``; ``behaviour``: sequence encoders; ``mlp``: the head) keep their
+    pre-trained values.
+
+    Example:
+        >>> FineTuneSpec(frozen_fields=("user_id",), frozen_parts=("mlp",)).frozen_parts
+        ('mlp',)
+    """
+
+    frozen_fields: tuple[str, ...] = ()
+    frozen_parts: tuple[FineTunePart, ...] = ()
+
+    def __post_init__(self) -> None:
+        for part in self.frozen_parts:
+            _check_choice("FineTuneSpec", "frozen_parts", part, FINE_TUNE_PARTS)

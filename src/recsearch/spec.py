@@ -22,6 +22,8 @@ A :class:`ModelSpec` says everything needed to build and train a model:
   blocks, the head reads the flattened embeddings and the dense features (the DNN of DeepFM).
 - ``behaviour``: encoders of the sequence fields (AMEIR / DIN), each history summarised into one
   more embedding (``None``: sequence fields are not read).
+- ``finetune``: AutoFT: which field embeddings and parts keep their pre-trained values when the
+  model starts from a pre-trained state (``None``: everything trains).
 - ``head``: the MLP on top (``widths=()`` means no deep part when there are no blocks, or a single
   linear layer over the block outputs when there are), then one output unit.
 - ``loss``: non-negative weights over BCE, focal, hinge and squared error on the probability.
@@ -42,6 +44,9 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import FINE_TUNE_PARTS
+from recsearch._spec_parts import FineTunePart
+from recsearch._spec_parts import FineTuneSpec
 from recsearch._spec_parts import HEAD_ACTIVATIONS
 from recsearch._spec_parts import HeadActivation
 from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
@@ -67,6 +72,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTODIS_SKIP",
+    "FINE_TUNE_PARTS",
+    "FineTunePart",
+    "FineTuneSpec",
     "HEAD_ACTIVATIONS",
     "HeadActivation",
     "SEQUENCE_ACTIVATIONS",
@@ -468,6 +476,7 @@ class ModelSpec:
     interaction: InteractionSpec | None = None
     blocks: tuple[BlockSpec, ...] = ()
     behaviour: BehaviourSpec | None = None
+    finetune: FineTuneSpec | None = None
     head: HeadSpec = field(default_factory=HeadSpec)
     loss: LossSpec = field(default_factory=LossSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
@@ -537,6 +546,12 @@ class ModelSpec:
             else BehaviourSpec(
                 tuple(SequenceLayer(**x) for x in data["behaviour"].get("layers", ())),
                 data["behaviour"].get("output", "average"),
+            ),
+            finetune=None
+            if data.get("finetune") is None
+            else FineTuneSpec(
+                tuple(data["finetune"].get("frozen_fields", ())),
+                tuple(data["finetune"].get("frozen_parts", ())),
             ),
             head=HeadSpec(**{
                 **data.get("head", {}),

@@ -391,3 +391,42 @@ def test_head_fractions_and_activations_count_exactly(make_dataset) -> None:
     assert model.plan.head_widths == (round(n_in * 0.5), max(1, round(round(n_in * 0.5) * 0.1)))
     assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
     assert model.head.net[1].alpha.grad is not None
+
+
+def test_finetune_keeps_frozen_fields_and_parts_and_checks_the_state(make_dataset, tmp_path) -> None:
+    from recsearch.objectives.model import read_state
+    from recsearch.objectives.trainer import make_optimizer
+    from recsearch.spec import FineTuneSpec
+
+    ds = make_dataset(300)
+    spec = baseline("deepfm", embedding_dim=4)
+    source = build_model(spec, ds.schema)
+    torch.save(source.state_dict(), tmp_path / "src.pt")
+    state = read_state(tmp_path / "src.pt")
+    ft = spec.replace(finetune=FineTuneSpec(frozen_fields=("c0",), frozen_parts=("mlp",)))
+    model = build_model(ft, ds.schema, pretrained=state)
+    assert static_cost(ft, ds.schema).params == sum(p.numel() for p in model.parameters())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(model, ft.training, torch.device("cpu"))
+    batch = batch_of(ds.train)
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            model(batch)["logit"], torch.from_numpy(ds.train.label)).backward()
+        opt.step()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("head."))
+    table = "embeddings.tables.0.weight"
+    owner = model.embeddings.owner_0
+    c0 = model.plan.embedding.fields.index(
+        next(f for f in model.plan.embedding.fields if f.name == "c0"))
+    assert torch.equal(before[table][owner == c0], after[table][owner == c0])
+    assert not torch.equal(before[table][owner > c0], after[table][owner > c0])
+    with pytest.raises(InvalidParameterError, match="pre-trained"):
+        build_model(ft, ds.schema)
+    other = baseline("deepfm", embedding_dim=8)
+    with pytest.raises(InvalidParameterError, match="shapes"):
+        build_model(other, ds.schema, pretrained=state)
+    torch.save({"x": [1, 2]}, tmp_path / "bad.pt")
+    with pytest.raises(InvalidParameterError, match="state dict"):
+        read_state(tmp_path / "bad.pt")

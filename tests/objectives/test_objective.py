@@ -85,10 +85,21 @@ class Recorder:
         self.calls.append(("ended", trial.number, (dict(metrics), failure)))
 
 
+def _pretrained(name: str, space: ConfigurationSpace, data: Dataset) -> Any:
+    """A source model's state for autoft (a fresh base model stands in for a trained one)."""
+    if name != "autoft":
+        return None
+    from recsearch.objectives import build_model
+    from recsearch.spaces import default_base
+
+    return build_model(default_base(space), data.schema).state_dict()
+
+
 @pytest.mark.parametrize("name", sorted(available()))
 def test_twenty_configurations_per_preset_train(name: str, data: Dataset) -> None:
     space = preset(name, data.schema, seed=11)
-    objective = CTRObjective(data, space, device="cpu", seed=0)
+    objective = CTRObjective(data, space, device="cpu", seed=0,
+                             pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(20):
         spec = decode(config, data.schema)
         result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3))
@@ -101,7 +112,8 @@ def test_twenty_configurations_per_preset_train(name: str, data: Dataset) -> Non
 def test_presets_train_on_a_movielens_like_schema(name: str) -> None:
     data = make_movielens_like()
     space = preset(name, data.schema, seed=12)
-    objective = CTRObjective(data, space, device="cpu", seed=0)
+    objective = CTRObjective(data, space, device="cpu", seed=0,
+                             pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(4):
         result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3))
         assert math.isfinite(result.valid_logloss)

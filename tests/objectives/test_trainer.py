@@ -204,8 +204,8 @@ def test_gradient_clipping_bounds_the_update(make_dataset, monkeypatch, clip) ->
     ds = make_dataset(300)
     built = []
 
-    def capture(spec, schema):
-        model = build_model(spec, schema)
+    def capture(spec, schema, **kwargs):
+        model = build_model(spec, schema, **kwargs)
         built.append((model, [p.detach().clone() for p in model.parameters()]))
         return model
 

@@ -30,7 +30,7 @@ def test_available_lists_every_preset_once() -> None:
     names = available()
     assert set(names) == {
         "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
-        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep", "autodis", "ameir",
+        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep", "autodis", "ameir", "autoft",
     }
     assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
 
@@ -142,6 +142,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
     from recsearch.spaces import blocks
     from recsearch.spaces import compose
     from recsearch.spaces import embedding_dims
+    from recsearch.spaces import finetuning
     from recsearch.spaces import graph
     from recsearch.spaces import interaction_functions
     from recsearch.spaces import interaction_groups
@@ -177,6 +178,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
         "fives": {"graph": graph(schema, layers=2)},
         "pep": {"pep": pruning(schema)},
         "autodis": {"num": numeric_fields(schema)},
+        "autoft": {"ft": finetuning(schema)},
         "ameir": {"seq": behaviour(schema, layers=3),
                   "inter": interaction_functions(schema, functions=("hadamard",)),
                   "mlp": mlp_fractions(schema, max_depth=3)},

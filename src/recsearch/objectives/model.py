@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from recsearch.errors import InvalidParameterError
 from recsearch.objectives._plan import ModelPlan
 from recsearch.objectives._plan import model_plan
 from recsearch.objectives._plan import unconsumed
@@ -23,6 +26,7 @@ from recsearch.objectives.sequence import SequenceEncoders
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
+    from recsearch.spec import FineTuneSpec
     from recsearch.spec import HeadSpec
     from recsearch.spec import ModelSpec
 
@@ -229,14 +233,101 @@ class CTRModel(nn.Module):
         return {"logit": logit}
 
 
-def build_model(spec: ModelSpec, schema: Schema) -> CTRModel:
-    """Build the torch model of ``spec`` for data of ``schema`` (on the CPU, freshly initialised).
+def build_model(
+    spec: ModelSpec, schema: Schema, *, pretrained: Mapping[str, torch.Tensor] | None = None
+) -> CTRModel:
+    """Build the torch model of ``spec`` for data of ``schema`` (on the CPU).
+
+    Args:
+        spec: The model spec.
+        schema: The data schema.
+        pretrained: A state dict of the same spec on a schema of the same sizes (AutoFT); the
+            model starts from it, and ``spec.finetune`` says what stays frozen.
 
     Raises:
-        InvalidParameterError: The spec names fields the schema lacks or predicts from nothing.
+        InvalidParameterError: The spec names fields the schema lacks or predicts from nothing,
+            or ``pretrained`` does not fit (named keys and shapes).
 
     Example:
         >>> from recsearch.spec import baseline
         >>> model = build_model(baseline("deepfm"), dataset.schema)  # doctest: +SKIP
     """
-    return CTRModel(spec, schema)
+    if spec.finetune is not None and pretrained is None:
+        raise InvalidParameterError(
+            "ModelSpec.finetune (the autoft space) needs a pre-trained model to start from; "
+            "give its state (recsearch.objectives.model.read_state(PATH)) to the trainer or "
+            "the objective (pretrained=...)."
+        )
+    model = CTRModel(spec, schema)
+    if pretrained is not None:
+        load_pretrained(model, pretrained)
+    if spec.finetune is not None:
+        freeze(model, spec.finetune)
+    return model
+
+
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict saved with ``torch.save(model.state_dict(), path)``, loaded safely.
+
+    ``weights_only=True``: tensors only, never an arbitrary pickle.
+
+    Raises:
+        InvalidParameterError: The file is missing or is not a state dict of tensors.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidParameterError(f"{p}: no such pre-trained model file")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same user error
+        raise InvalidParameterError(f"{p}: not a state dict of tensors ({exc})") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InvalidParameterError(f"{p}: not a state dict of tensors")
+    return state
+
+
+def load_pretrained(model: CTRModel, state: Mapping[str, torch.Tensor]) -> None:
+    """Copy a pre-trained state into ``model``, or name what differs.
+
+    Raises:
+        InvalidParameterError: Keys are missing or extra, or shapes differ (a pre-trained model
+            of another spec, or of a schema with other fields or vocabularies).
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} (pre-trained) vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or extra or shapes:
+        raise InvalidParameterError(
+            "The pre-trained state does not fit this model (another spec, or a schema with "
+            f"other fields or vocabulary sizes): missing {missing[:5]}, unexpected {extra[:5]}, "
+            f"shapes {shapes[:5]}."
+        )
+    model.load_state_dict(dict(state))
+
+
+def freeze(model: CTRModel, finetune: FineTuneSpec) -> None:
+    """Keep the frozen field embeddings and parts of ``finetune`` at their current values."""
+    known = {f.name for f in model.plan.embedding.fields} | set(model.plan.embedding.dropped)
+    unknown = [f for f in finetune.frozen_fields if f not in known]
+    if unknown:
+        raise InvalidParameterError(
+            f"FineTuneSpec freezes fields {unknown} that the schema does not embed; sparse "
+            f"fields: {sorted(known)}"
+        )
+    model.embeddings.freeze_fields(set(finetune.frozen_fields))
+    parts: dict[str, list[nn.Module | None]] = {
+        "linear": [model.linear],
+        "interaction": [model.pairs, model.groups, model.graph],
+        "blocks": [model.blocks],
+        "behaviour": [model.sequences],
+        "mlp": [model.head],
+    }
+    for part in finetune.frozen_parts:
+        for module in parts[part]:
+            if module is not None:
+                module.requires_grad_(False)

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
@@ -80,6 +81,8 @@ class CTRObjective:
         base: Spec supplying what the space does not search (see ``recsearch.spaces.decode``).
         hooks: :class:`~recsearch.hooks.ObjectiveHook` objects (trackers) told of each trial.
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
+        pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
+            with :func:`recsearch.objectives.model.read_state`).
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -103,6 +106,7 @@ class CTRObjective:
         base: ModelSpec | None = None,
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
+        pretrained: Mapping[str, Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -113,6 +117,7 @@ class CTRObjective:
         self.cost = cost
         self.base = base
         self.hooks = hooks
+        self.pretrained = pretrained
         self.memory_cap = memory_cap
 
     # -- configuration ---------------------------------------------------------------------
@@ -211,6 +216,7 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
+            pretrained=self.pretrained,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -272,6 +278,7 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
+            pretrained=self.pretrained,
         )
         state["epochs"] = float(result.epochs_run) * fraction
         metrics = result.metrics()

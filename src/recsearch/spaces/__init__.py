@@ -36,6 +36,7 @@ from recsearch.spaces.builders import training
 from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
 from recsearch.spaces.more_builders import behaviour
+from recsearch.spaces.more_builders import finetuning
 from recsearch.spaces.more_builders import graph
 from recsearch.spaces.more_builders import mlp_fractions
 from recsearch.spaces.more_builders import numeric_fields
@@ -60,6 +61,7 @@ __all__ = [
     "distribution",
     "distributions",
     "embedding_dims",
+    "finetuning",
     "forbidden_reason",
     "graph",
     "from_json",

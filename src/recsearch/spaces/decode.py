@@ -33,6 +33,7 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   fewer than two embeddings also reads the raw embeddings (a dot product needs two).
 - ``seq``: ``behaviour`` with one layer per ``l<k>.op`` (inactive norm/activation: ``none`` /
   ``relu``) and the ``output``.
+- ``ft``: ``finetune`` freezes the fields and parts whose boolean is false.
 - ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``; or, with
   ``frac.<k>`` (AMEIR), ``fractions`` and ``activations`` of the first ``depth`` layers.
 - ``loss``: the weights; all-zero weights decode to plain BCE; ``focal_gamma`` defaults to 2.
@@ -60,7 +61,9 @@ from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import FieldGroup
+from recsearch.spec import FineTuneSpec
 from recsearch.spec import HeadSpec
 from recsearch.spec import InteractionSpec
 from recsearch.spec import LossSpec
@@ -79,8 +82,8 @@ BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
 SECTIONS: tuple[str, ...] = (
-    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "seq", "loss", "mlp",
-    "train",
+    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "seq", "ft", "loss",
+    "mlp", "train",
 )
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
@@ -284,6 +287,18 @@ def _behaviour(config: Configuration) -> BehaviourSpec:
     return BehaviourSpec(tuple(layers), _get(config, "seq.output", "average"))
 
 
+def _finetune(config: Configuration, schema: Schema) -> FineTuneSpec:
+    space = config.config_space
+    fields = tuple(
+        f for f in schema.sparse_names if f"ft.{f}" in space and not _get(config, f"ft.{f}")
+    )
+    parts = tuple(
+        part for part in FINE_TUNE_PARTS
+        if f"ft.part.{part}" in space and not _get(config, f"ft.part.{part}")
+    )
+    return FineTuneSpec(frozen_fields=fields, frozen_parts=parts)  # type: ignore[arg-type]
+
+
 def _head(config: Configuration, base: HeadSpec) -> HeadSpec:
     depth = int(_get(config, "mlp.depth", base.depth))
     if "mlp.frac.0" in config.config_space:
@@ -390,6 +405,7 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
             if "block" in present
             else base.blocks,
             behaviour=_behaviour(config) if "seq" in present else base.behaviour,
+            finetune=_finetune(config, schema) if "ft" in present else base.finetune,
             head=_head(config, base.head) if "mlp" in present else base.head,
             loss=_loss(config, base.loss) if "loss" in present else base.loss,
             training=_training(config, base.training) if "train" in present else base.training,

@@ -16,6 +16,8 @@ builder                    compose prefix  local names
 :func:`behaviour`          ``seq``         ``l<k>.op``, ``l<k>.norm``, ``l<k>.act``,
                                            ``output``
 :func:`mlp_fractions`      ``mlp``         ``depth``, ``frac.<k>`` (ordinal), ``act.<k>``
+:func:`finetuning`         ``ft``          ``<field>`` (bool: fine-tune its embedding),
+                                           ``part.<part>`` (bool: fine-tune the part)
 =========================  ==============  ===============================================
 """
 
@@ -43,6 +45,7 @@ from recsearch.spaces.builders import _pairs
 from recsearch.spaces.builders import _space
 from recsearch.spaces.builders import pair_name
 from recsearch.spec import BUCKETINGS
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PRUNE_GRANULARITIES
@@ -61,6 +64,7 @@ __all__ = [
     "PROJECTION_DIMS",
     "MLP_FRACTIONS",
     "behaviour",
+    "finetuning",
     "graph",
     "mlp_fractions",
     "graph_edges",
@@ -365,3 +369,39 @@ def _mlp_fraction_items(
         if k > 0:
             items += [GreaterThanCondition(frac, depth, k), GreaterThanCondition(act, depth, k)]
     return items
+
+
+def finetuning(
+    schema: Schema, *, parts: Sequence[str] = ("linear", "interaction", "mlp")
+) -> ConfigurationSpace:
+    """AutoFT: per sparse field whether its embedding is fine-tuned, and per part whether it is.
+
+    Every boolean defaults to ``True`` (fine-tune everything). Decodes to
+    ``ModelSpec.finetune`` (what is *not* fine-tuned stays frozen); a model of such a space
+    needs a pre-trained state to start from.
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("a", "categorical", 5), Field("b", "categorical", 5)))
+        >>> list(finetuning(schema, parts=("mlp",)))
+        ['a', 'b', 'part.mlp']
+    """
+    return _space(_finetuning_items(schema, "", parts=parts))
+
+
+def _finetuning_items(schema: Schema, p: str, *, parts: Sequence[str]) -> list[Any]:
+    ps = list(dict.fromkeys(parts))
+    bad = [x for x in ps if x not in FINE_TUNE_PARTS]
+    if bad:
+        raise InvalidParameterError(
+            f"The 'parts' parameter of finetuning must be among {FINE_TUNE_PARTS}. "
+            f"Got {tuple(parts)!r} instead."
+        )
+    names = [f.name for f in schema.sparse]
+    for name in names:
+        _check_safe("finetuning", "field name", name)
+    if not names:
+        raise InvalidParameterError("finetuning: the schema has no sparse field.")
+    return [_bool(f"{p}{n}", default=True) for n in names] + [
+        _bool(f"{p}part.{x}", default=True) for x in ps
+    ]

@@ -51,6 +51,7 @@ PresetName = Literal[
     "pep",
     "autodis",
     "ameir",
+    "autoft",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -189,6 +190,10 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
             "mlp": mb._mlp_fraction_items("mlp.", max_depth=3, fractions=mb.MLP_FRACTIONS,
                                           activations=HEAD_ACTIVATIONS),
         },
+    ),
+    "autoft": (
+        "AutoFT: per field and per part (linear/interaction/MLP), fine-tune or keep pre-trained.",
+        lambda s: {"ft": mb._finetuning_items(s, "ft.", parts=("linear", "interaction", "mlp"))},
     ),
 }
 
