@@ -77,8 +77,10 @@ def _numeric_bench(args: argparse.Namespace) -> None:
         args.rows, n_categorical=4, n_numeric=3, max_vocab=40, noise_fraction=0.0,
         numeric_effect="nonlinear", seed=0,
     )
-    print(json.dumps({"data": {"rows": args.rows, "oracle_test_auc": data.info["oracle_auc"]["test"],
-                               "field_weights": data.info["ground_truth"]["field_weights"]}}))
+    oracle = data.info["oracle_auc"]["test"]
+    weights = data.info["ground_truth"]["field_weights"]
+    print(json.dumps({"data": {"rows": args.rows, "oracle_test_auc": oracle,
+                               "field_weights": weights}}))
     budget = Budget(epochs=args.epochs, eval_every=0.5)
     base = DEEPFM_BASE.replace(training=TRAINING)
     names = [f.name for f in data.schema.numeric]
@@ -90,7 +92,8 @@ def _numeric_bench(args: argparse.Namespace) -> None:
     }
     for name, numeric in reps.items():
         spec = base.replace(embedding=EmbeddingSpec(default_dim=16, numeric=numeric))
-        print(json.dumps({"numeric": name, **_retrain(spec, data, budget, list(range(args.seeds)))}))
+        result = _retrain(spec, data, budget, list(range(args.seeds)))
+        print(json.dumps({"numeric": name, **result}))
 
 
 def _pep_bench(args: argparse.Namespace) -> None:
@@ -239,11 +242,15 @@ def main() -> None:
     best = decode(configuration_from_trial(study.best_trial, space), data.schema, base=base)
     default = decode(space.get_default_configuration(), data.schema, base=base)
     deepfm = DEEPFM_BASE.replace(training=TRAINING)
-    print(json.dumps({"data": {"rows": args.rows, "oracle_test_auc": data.info["oracle_auc"]["test"],
-                               "truth": data.info["ground_truth"]["triples"]}}))
-    for name, spec in (("deepfm_base", deepfm), ("space_default", default), ("search_best", best)):
-        print(json.dumps({"space": args.space, "model": name, **_retrain(spec, data, budget, seeds)}))
-    print(json.dumps({"best_params": study.best_trial.params, "best_search_valid_auc": study.best_value}))
+    oracle = data.info["oracle_auc"]["test"]
+    truth = data.info["ground_truth"]["triples"]
+    print(json.dumps({"data": {"rows": args.rows, "oracle_test_auc": oracle, "truth": truth}}))
+    models = (("deepfm_base", deepfm), ("space_default", default), ("search_best", best))
+    for name, spec in models:
+        result = _retrain(spec, data, budget, seeds)
+        print(json.dumps({"space": args.space, "model": name, **result}))
+    print(json.dumps({"best_params": study.best_trial.params,
+                      "best_search_valid_auc": study.best_value}))
 
 
 if __name__ == "__main__":

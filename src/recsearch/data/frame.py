@@ -276,7 +276,7 @@ def from_frame(
 def _check_sequence_cells(
     values: pd.Series, *, source: str, column: str, first_line: int | None
 ) -> None:
-    """Raise :class:`DataError` at the first cell that is neither a list-like, a string nor empty."""
+    """Raise :class:`DataError` at the first cell neither a list-like, a string nor empty."""
     for i, v in enumerate(values.to_numpy()):
         if v is None or isinstance(v, str | list | tuple | np.ndarray):
             continue
