@@ -430,3 +430,18 @@ def test_finetune_keeps_frozen_fields_and_parts_and_checks_the_state(make_datase
     torch.save({"x": [1, 2]}, tmp_path / "bad.pt")
     with pytest.raises(InvalidParameterError, match="state dict"):
         read_state(tmp_path / "bad.pt")
+
+
+def test_pep_training_reports_the_measured_non_zero_size(make_dataset) -> None:
+    from recsearch.objectives.trainer import train
+    from recsearch.spec import PruneSpec
+    from recsearch.spec import TrainingSpec
+
+    ds = make_dataset(600)
+    dense = baseline("deepfm", embedding_dim=4, training=TrainingSpec(batch_size=128))
+    pruned = dense.replace(embedding=EmbeddingSpec(default_dim=4, prune=PruneSpec("field", -4.0)))
+    a = train(dense, ds, 1.0, device="cpu", measure=False).cost
+    b = train(pruned, ds, 1.0, device="cpu", measure=False).cost
+    assert a.embedding_bytes == b.embedding_bytes, "the static size is the dense size"
+    assert 0 <= b.embedding_nonzero < a.embedding_nonzero
+    assert a.as_dict()["embedding_nonzero"] == a.embedding_nonzero
