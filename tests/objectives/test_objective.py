@@ -251,3 +251,9 @@ def test_init_stores_arguments_unchanged(data: Dataset) -> None:
     obj = CTRObjective(data, space, metric="logloss", budget=0.5, hooks=hooks)
     assert obj.space is space and obj.hooks is hooks and obj.budget == 0.5
     assert obj.direction == "minimize"
+
+
+def test_autoft_without_a_pretrained_state_fails_before_any_trial(data: Dataset) -> None:
+    objective = CTRObjective(data, preset("autoft", data.schema), device="cpu")
+    with pytest.raises(InvalidParameterError, match="pretrained"):
+        objective.directions  # noqa: B018 - the study is created from it, before any trial

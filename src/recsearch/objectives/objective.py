@@ -49,6 +49,7 @@ from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
+from recsearch.spaces.decode import sections
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
 
@@ -143,6 +144,12 @@ class CTRObjective:
             raise InvalidParameterError(
                 "The 'space' parameter of CTRObjective must be a ConfigurationSpace. "
                 f"Got {type(self.space).__name__} instead."
+            )
+        if self.pretrained is None and "ft" in sections(self.space):
+            raise InvalidParameterError(
+                "The space fine-tunes a pre-trained model (the autoft space, section 'ft'), and "
+                "CTRObjective has no 'pretrained' state; pass "
+                "pretrained=recsearch.objectives.model.read_state(PATH)."
             )
 
     @property
