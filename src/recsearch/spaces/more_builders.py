@@ -242,8 +242,8 @@ def _numeric_items(
     if not schema.numeric:
         raise InvalidParameterError(
             "numeric_fields: the data set has no numeric field to represent (the autodis space "
-            "needs some; load Criteo with criteo(..., numeric='keep'), or generate them with "
-            "synthetic(n_numeric=...))."
+            "needs some; load Criteo with criteo(..., numeric='keep') (recsearch run: "
+            "--dataset-option numeric=keep), or generate them with synthetic(n_numeric=...))."
         )
     default = "autodis" if "autodis" in reps else reps[0]
     items: list[Any] = []
@@ -305,8 +305,8 @@ def _behaviour_items(
     if not schema.sequence:
         raise InvalidParameterError(
             "behaviour: the data set has no sequence field to encode (the ameir space needs "
-            "one; load MovieLens with movielens_100k(history=K), or give "
-            "from_frame(sequence=[...]))."
+            "one; load MovieLens with movielens_100k(history=K) (recsearch run: "
+            "--dataset-option history=K), or give from_frame(sequence=[...]))."
         )
     items: list[Any] = [
         Categorical(f"{p}output", outl, default="target" if "target" in outl else outl[0])
