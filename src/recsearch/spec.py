@@ -71,48 +71,15 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 __all__ = [
-    "AUTODIS_SKIP",
-    "FINE_TUNE_PARTS",
-    "FineTunePart",
-    "FineTuneSpec",
-    "HEAD_ACTIVATIONS",
-    "HeadActivation",
-    "SEQUENCE_ACTIVATIONS",
-    "SEQUENCE_NORMS",
-    "SEQUENCE_OPS",
-    "SEQUENCE_OUTPUTS",
-    "BehaviourSpec",
-    "SequenceLayer",
-    "BASELINES",
-    "BLOCK_TYPES",
-    "BUCKETINGS",
-    "CROSS_VERSIONS",
-    "LOSSES",
-    "NUMERIC_REPRESENTATIONS",
-    "OPTIMIZERS",
-    "PAIR_FUNCTIONS",
-    "PRUNE_GRANULARITIES",
-    "BlockSpec",
-    "BlockType",
-    "Bucketing",
-    "CrossVersion",
-    "EmbeddingSpec",
-    "FieldEmbedding",
-    "FieldGroup",
-    "HeadSpec",
-    "InteractionSpec",
-    "LossName",
-    "LossSpec",
-    "ModelSpec",
-    "NumericEmbedding",
-    "NumericRepresentation",
-    "OptimizerName",
-    "PairFunction",
-    "PairInteraction",
-    "PruneGranularity",
-    "PruneSpec",
-    "TrainingSpec",
-    "baseline",
+    "AUTODIS_SKIP", "BASELINES", "BLOCK_TYPES", "BUCKETINGS", "BehaviourSpec", "BlockSpec",
+    "BlockType", "Bucketing", "CROSS_VERSIONS", "CrossVersion", "EmbeddingSpec",
+    "FINE_TUNE_PARTS", "FieldEmbedding", "FieldGroup", "FineTunePart", "FineTuneSpec",
+    "HEAD_ACTIVATIONS", "HeadActivation", "HeadSpec", "InteractionSpec", "LOSSES", "LossName",
+    "LossSpec", "ModelSpec", "NUMERIC_REPRESENTATIONS", "NumericEmbedding",
+    "NumericRepresentation", "OPTIMIZERS", "OptimizerName", "PAIR_FUNCTIONS",
+    "PRUNE_GRANULARITIES", "PairFunction", "PairInteraction", "PruneGranularity", "PruneSpec",
+    "SEQUENCE_ACTIVATIONS", "SEQUENCE_NORMS", "SEQUENCE_OPS", "SEQUENCE_OUTPUTS",
+    "SequenceLayer", "TrainingSpec", "baseline",
 ]
 
 PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
@@ -604,54 +571,9 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
             f"Got {name!r} instead."
         )
     dim = overrides.pop("embedding_dim", 16)
-    emb = EmbeddingSpec(default_dim=dim)
-    mlp = HeadSpec(widths=(400, 400, 400))
-    specs = {
-        "lr": ModelSpec(embedding=emb, linear=True, head=HeadSpec(widths=())),
-        "fm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=HeadSpec(widths=())),
-        "dnn": ModelSpec(embedding=emb, linear=False, head=mlp),
-        "deepfm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=mlp),
-        "dcn": ModelSpec(
-            embedding=emb,
-            linear=False,
-            blocks=(
-                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3),
-                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-        "dcnv2": ModelSpec(
-            embedding=emb,
-            linear=False,
-            blocks=(
-                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3, cross_version=2),
-                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-        "autoint": ModelSpec(
-            embedding=emb,
-            linear=True,
-            blocks=(BlockSpec("attention", sparse_input=True, layers=3, heads=2, dim=dim),),
-            head=HeadSpec(widths=()),
-        ),
-        "nfm": ModelSpec(
-            embedding=emb,
-            linear=True,
-            blocks=(
-                BlockSpec("fm", sparse_input=True, dim=dim),
-                BlockSpec("mlp", sparse_input=False, inputs=(0,), units=256, layers=2),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-        "din": ModelSpec(
-            embedding=emb,
-            linear=False,
-            behaviour=BehaviourSpec(output="target"),
-            head=HeadSpec(widths=(200, 80)),
-        ),
-    }
-    spec = specs[key].replace(name=key)
+    from recsearch._baselines import baseline_specs
+
+    spec = baseline_specs(dim)[key].replace(name=key)
     if schema is not None and spec.behaviour is not None and not schema.sequence:
         raise InvalidParameterError(
             f"baseline({name!r}) reads behaviour histories, and the schema has no sequence "
