@@ -267,7 +267,15 @@ def _run_job(job: _Job) -> RunResult:
     started = time.perf_counter()
     dataset = _load_dataset(job.dataset, job.dataset_options)
     space, space_name = _resolve_space(job.space, dataset)
-    strategy = create(job.strategy, space, seed=job.seed, **dict(job.strategy_options))
+    from recsearch.oneshot import study as oneshot_study
+
+    one_shot = oneshot_study.split_name(job.strategy) is not None
+    if one_shot:
+        strategy = oneshot_study.strategy_for(
+            job.strategy, space, seed=job.seed, options=dict(job.strategy_options)
+        )
+    else:
+        strategy = create(job.strategy, space, seed=job.seed, **dict(job.strategy_options))
     tracker = None
     hooks: list[Any] = []
     if job.parent_run_id is not None:
@@ -285,6 +293,9 @@ def _run_job(job: _Job) -> RunResult:
         cost=job.cost,
         hooks=hooks,
     )
+    if one_shot:
+        # NOTE: the supernet search is the first trial; its epochs are epoch-equivalents.
+        objective = oneshot_study.objective_for(job.strategy, objective)
     study = optuna.create_study(
         study_name=f"{job.strategy}-seed{job.seed}",
         directions=_directions(objective, job.metric, job.cost),

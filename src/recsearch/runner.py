@@ -300,6 +300,11 @@ class _Strategy:
 def build_strategy(settings: StudySettings, space: Any, *, seed: int) -> _Strategy:
     """The sampler and pruner named by the settings, seeded with ``seed``."""
     options = dict(settings.strategy_options)
+    from recsearch.oneshot import study as oneshot_study
+
+    if oneshot_study.split_name(settings.strategy):
+        return _strategy_of(oneshot_study.strategy_for(settings.strategy, space, seed=seed,
+                                                        options=options))
     if _is_ref(settings.strategy):
         made = _resolve(settings.strategy, "strategy")(space, seed=seed, **options)
     else:
@@ -314,6 +319,10 @@ def build_strategy(settings: StudySettings, space: Any, *, seed: int) -> _Strate
         made = strategies.create(settings.strategy, space, seed=seed, **options)
     if isinstance(made, optuna.samplers.BaseSampler):
         return _Strategy(made, optuna.pruners.NopPruner(), {"name": settings.strategy})
+    return _strategy_of(made)
+
+
+def _strategy_of(made: Any) -> _Strategy:
     pruner = getattr(made, "pruner", None) or optuna.pruners.NopPruner()
     meta = dict(getattr(made, "meta", {}) or {})
     return _Strategy(made.sampler, pruner, meta)
@@ -337,7 +346,13 @@ def build_objective(
     }
     if settings.cost is not None:
         kwargs["cost"] = settings.cost
-    return factory(dataset, space, **kwargs)
+    objective = factory(dataset, space, **kwargs)
+    from recsearch.oneshot import study as oneshot_study
+
+    if oneshot_study.split_name(settings.strategy):
+        # NOTE: the one-shot search runs as the study's first trial (recsearch.oneshot.study).
+        return oneshot_study.objective_for(settings.strategy, objective)
+    return objective
 
 
 def _directions(settings: StudySettings, objective: Any) -> list[str]:

@@ -74,3 +74,38 @@ def test_names_and_listing() -> None:
     assert "Spaces: autodim" in table["autodim-oneshot"]
     with pytest.raises(InvalidParameterError, match="autofis-oneshot"):
         wire("autogroup-oneshot", None, None)  # type: ignore[arg-type]
+
+
+def test_run_and_compare_take_a_one_shot_strategy(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    from recsearch import cli
+    from recsearch import runner
+    from recsearch.compare import run_comparison
+
+    monkeypatch.chdir(tmp_path)
+    storage = f"journal:{tmp_path / 'studies.log'}"
+    code = cli.main(["run", "--dataset", "synthetic", "--dataset-option", "n_rows=1500",
+                     "--dataset-option", "n_categorical=4", "--space", "autofis",
+                     "--strategy", "autofis-oneshot", "--trials", "4", "--budget-epochs", "0.5",
+                     "--storage", storage, "--study", "s", "--tracking-uri", "none"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    study, _ = runner.load_study(study_name="s", storage=storage)
+    states = [t.state for t in study.trials]
+    assert is_search_trial(study.trials[0]) and states[0] == TrialState.PRUNED
+    assert all(DERIVED_ATTR in t.user_attrs for t in study.trials[1:])
+    assert not is_search_trial(study.best_trial)
+    assert cli.main(["strategies"]) == 0
+    listed = capsys.readouterr().out
+    assert "autofis-oneshot" in listed and "Spaces: autofis, sif" in listed
+    report = run_comparison(
+        dataset="synthetic", dataset_options={"n_rows": 1500, "n_categorical": 4},
+        space="autofis", strategies=["random", "autofis-oneshot"], seeds=1, budget=3.0,
+        budget_epochs_per_trial=0.5, out_dir=tmp_path / "rep", track=False,
+    )
+    runs = {r.strategy: r for r in report.runs}
+    oneshot_run = runs["autofis-oneshot"]
+    assert oneshot_run.trials[0].state == "PRUNED" and oneshot_run.trials[0].epochs > 0
+    assert oneshot_run.epochs == pytest.approx(runs["random"].epochs, abs=1.5)
+    assert "autofis-oneshot" in report.to_markdown()

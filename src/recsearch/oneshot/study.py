@@ -191,6 +191,53 @@ class OneShotObjective:
             time.sleep(self.poll_seconds)
 
 
+def _parts(name: str) -> tuple[str, str]:
+    parts = split_name(name)
+    if parts is None:
+        raise InvalidParameterError(
+            f"{name!r} is not a one-shot strategy; choose one of {', '.join(sorted(METHODS))} "
+            "(optionally +<strategy>)."
+        )
+    return parts
+
+
+def strategy_for(
+    name: str,
+    space: ConfigurationSpace,
+    *,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """The black-box :class:`~recsearch.strategies.Strategy` behind the one-shot strategy
+    ``name`` (its ``meta`` names the method and the black-box strategy).
+
+    Raises:
+        InvalidParameterError: ``name`` is not a one-shot strategy name.
+    """
+    from recsearch import strategies
+
+    method, then = _parts(name)
+    inner = strategies.create(then, space, seed=seed, **(options or {}))
+    meta = {**inner.meta, "name": name, "oneshot": method, "then": then}
+    return strategies.Strategy(name, inner.sampler, inner.pruner, inner.description, meta, space)
+
+
+def objective_for(
+    name: str,
+    objective: Any,
+    *,
+    budget: float | None = None,
+    method_options: dict[str, Any] | None = None,
+) -> OneShotObjective:
+    """``objective`` wrapped so that the claiming trial runs the search of ``name``'s method.
+
+    Raises:
+        InvalidParameterError: ``name`` is not a one-shot strategy name.
+    """
+    method, _ = _parts(name)
+    return OneShotObjective(objective, method=method, budget=budget, options=method_options)
+
+
 def wire(
     name: str,
     space: ConfigurationSpace,
@@ -213,24 +260,10 @@ def wire(
         method_options: Options of the one-shot method.
 
     Returns:
-        ``(strategy, objective)``: the black-box :class:`~recsearch.strategies.Strategy`
-        (its ``meta`` names the one-shot method) and the wrapped objective.
+        ``(strategy, objective)``: :func:`strategy_for` and :func:`objective_for`.
 
     Raises:
         InvalidParameterError: ``name`` is not a one-shot strategy name.
     """
-    from recsearch import strategies
-
-    parts = split_name(name)
-    if parts is None:
-        raise InvalidParameterError(
-            f"{name!r} is not a one-shot strategy; choose one of {', '.join(sorted(METHODS))} "
-            "(optionally +<strategy>)."
-        )
-    method, then = parts
-    inner = strategies.create(then, space, seed=seed, **(options or {}))
-    meta = {**inner.meta, "name": name, "oneshot": method, "then": then}
-    strategy = strategies.Strategy(name, inner.sampler, inner.pruner, inner.description, meta,
-                                   space)
-    wrapped = OneShotObjective(objective, method=method, budget=budget, options=method_options)
-    return strategy, wrapped
+    strategy = strategy_for(name, space, seed=seed, options=options)
+    return strategy, objective_for(name, objective, budget=budget, method_options=method_options)
