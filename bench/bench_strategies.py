@@ -18,9 +18,9 @@ best configuration, the epochs trained per trial (below the budget where a prune
 the median total epoch-equivalents of a run (``EE``: a one-shot strategy's supernet counts its
 epochs times its FLOPs ratio), for one-shot strategies (name them, e.g. ``autofis-oneshot``; the
 ``budget`` option sets the supernet epochs) the median AUC of the method's own pick (``pick``:
-the first derived configuration), and the difference of the median to ``random``'s. A seed fixes the strategy's seed and the
-training seed, so strategies meet the same configurations with the same scores. Long: run
-``python -m bench quality``.
+the first derived configuration), and the difference of the median to ``random``'s. A seed
+fixes the strategy's seed and the training seed, so strategies meet the same configurations with
+the same scores. Long: run ``python -m bench quality``.
 
 The machine is shared: compare ratios within one run, not across runs.
 """

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pytest
-from conftest import fm_base
-from conftest import planted
+from _oneshot_support import fm_base
+from _oneshot_support import planted
 from optuna.trial import TrialState
 
 from recsearch.errors import InvalidParameterError
@@ -21,7 +22,9 @@ from recsearch.oneshot.study import wire
 from recsearch.spaces import preset
 
 
-def _study(n_trials: int, *, storage=None, name="s", budget=1.0, strategy="autofis-oneshot"):  # type: ignore[no-untyped-def]
+def _study(  # type: ignore[no-untyped-def]
+    n_trials: int, *, storage=None, name="s", budget=1.0, strategy="autofis-oneshot"
+):
     ds = planted(3000, 5, 0)
     space = preset("autofis", ds.schema)
     objective = CTRObjective(ds, space, budget=0.5, device="cpu", seed=0,
@@ -73,11 +76,11 @@ def test_names_and_listing() -> None:
     assert "Spaces: autofis, sif" in table["autofis-oneshot"]
     assert "Spaces: autodim" in table["autodim-oneshot"]
     with pytest.raises(InvalidParameterError, match="autofis-oneshot"):
-        wire("autogroup-oneshot", None, None)  # type: ignore[arg-type]
+        wire("autoloss-oneshot", None, None)  # type: ignore[arg-type]
 
 
 def test_run_and_compare_take_a_one_shot_strategy(
-    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from recsearch import cli
     from recsearch import runner

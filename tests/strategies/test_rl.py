@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import optuna
 import pytest
@@ -25,7 +28,9 @@ def _space() -> ConfigurationSpace:
     return space
 
 
-def _study(sampler: ReinforceSampler, objective, n: int, **kw) -> optuna.Study:  # type: ignore[no-untyped-def]
+def _study(
+    sampler: ReinforceSampler, objective: Callable[[optuna.Trial], Any], n: int, **kw: Any
+) -> optuna.Study:
     study = optuna.create_study(sampler=sampler, **kw)
     study.optimize(objective, n_trials=n)
     return study

@@ -3,14 +3,14 @@
 Every field ``f`` embeds at the largest candidate ``D`` of its ``emb.<f>`` hyperparameter, and
 candidate ``d`` is its first ``d`` coordinates (weight sharing, :class:`MixedEmbeddings`): the
 field's vector is the embedding times a soft mask made of ``w_f = gumbel_softmax(alpha_f, tau)``;
-candidate 0 masks everything (the field is dropped). The rest of the model is the space's
-default configuration with every field at ``D``.
+candidate 0 masks everything (the field is dropped). The rest of the model is the space's default
+configuration with every field at ``D``.
 
 Training is bi-level, first order (DARTS): each training batch updates the model weights, then a
-validation batch updates the architecture weights ``alpha`` (Adam), so a field that only fits
-noise of the training rows loses weight. The first ``warmup`` share of the steps trains the
-weights alone (untrained embeddings would make every width look useless); ``tau`` then falls
-geometrically from ``tau_start`` to ``tau_end``. The derived configuration gives each field its ``argmax alpha``
+validation batch updates the architecture weights ``alpha`` (Adam), so a field that only fits noise
+of the training rows loses weight. The first ``warmup`` share of the steps trains the weights alone
+(untrained embeddings would make every width look useless); ``tau`` then falls geometrically from
+``tau_start`` to ``tau_end``. The derived configuration gives each field its ``argmax alpha``
 candidate; the alternative rounds each field's expected dimension under ``softmax(alpha)`` to the
 nearest candidate. Every hyperparameter that is not an ``emb.<field>`` stays at its default.
 """

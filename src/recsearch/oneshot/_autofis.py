@@ -11,8 +11,8 @@ regularized dual averaging (GRDA, Chao & Cheng 2019, the optimizer AutoFIS uses)
 
 whose growing threshold sets the gates of pairs that do not pay their way to exactly zero. The
 derived configuration switches on the pairs above the two-means split of the gate magnitudes
-(:func:`split_sizes`); the alternatives take one pair more or fewer, then the next best splits. Pair functions (``.fn``) and
-every other hyperparameter stay at the space's defaults.
+(:func:`split_sizes`); the alternatives take one pair more or fewer, then the next best splits.
+Pair functions (``.fn``) and every other hyperparameter stay at the space's defaults.
 """
 
 from __future__ import annotations

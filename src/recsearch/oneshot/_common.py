@@ -102,7 +102,9 @@ def tensors(split: Split, device: torch.device) -> Batch:
 def rows(data: Batch, index: torch.Tensor) -> Batch:
     """The rows ``index`` of every tensor of ``data``."""
     return {
-        k: [m.index_select(0, index) for m in v] if isinstance(v, list) else v.index_select(0, index)
+        k: [m.index_select(0, index) for m in v]
+        if isinstance(v, list)
+        else v.index_select(0, index)
         for k, v in data.items()
     }
 

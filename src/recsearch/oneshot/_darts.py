@@ -134,7 +134,10 @@ def search(
         method=NAME,
         configurations=configurations,
         weights={
-            nm: {"on": float(1 / (1 + np.exp(-g))), **dict(zip(functions, np.round(c.softmax(b), 4).tolist(), strict=True))}
+            nm: {
+                "on": float(1 / (1 + np.exp(-g))),
+                **dict(zip(functions, np.round(c.softmax(b), 4).tolist(), strict=True)),
+            }
             for nm, g, b in zip(names, gamma, beta, strict=True)
         },
         held=tuple(held),
@@ -174,9 +177,8 @@ def _mixed_flops(
     own = static_cost(spec, schema).flops_per_sample - static_cost(none, schema).flops_per_sample
     total = 0
     for f in functions:
-        every = spec.replace(
-            interaction=InteractionSpec(pairs=tuple(PairInteraction(p, f) for p in pairs))  # type: ignore[arg-type]
-        )
+        every_pair = tuple(PairInteraction(p, f) for p in pairs)  # type: ignore[arg-type]
+        every = spec.replace(interaction=InteractionSpec(pairs=every_pair))
         total += static_cost(every, schema).flops_per_sample - static_cost(
             none, schema
         ).flops_per_sample
