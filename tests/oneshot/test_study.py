@@ -55,6 +55,20 @@ def test_the_first_trial_searches_then_its_configurations_then_tpe() -> None:
     assert isinstance(strategy.sampler, optuna.samplers.TPESampler)
 
 
+def test_an_enqueued_configuration_runs_before_the_search_claims_a_trial() -> None:
+    ds = planted(3000, 5, 0)
+    space = preset("autofis", ds.schema)
+    objective = CTRObjective(ds, space, budget=0.5, device="cpu", seed=0,
+                             base=fm_base(space, batch_size=128))
+    strategy, wrapped = wire("autofis-oneshot", space, objective, seed=0, budget=0.5)
+    study = strategy.create_study(direction="maximize")
+    study.enqueue_trial({n: True for n in space})  # e.g. the base configuration first
+    study.optimize(wrapped, n_trials=3)
+    first, second = study.trials[:2]
+    assert first.state == TrialState.COMPLETE and not is_search_trial(first)
+    assert is_search_trial(second)
+
+
 def test_a_resumed_study_does_not_search_again() -> None:
     storage = optuna.storages.InMemoryStorage()
     _study(2, storage=storage)

@@ -3,7 +3,7 @@
 ``--strategy autofis-oneshot`` (or ``autofis-oneshot+smac`` to name the black-box sampler that
 follows; ``tpe`` by default) means:
 
-1. the first trial a worker runs claims the search (user attribute ``recsearch:search_trial``),
+1. the first trial a worker runs that was not enqueued with parameters claims the search (user attribute ``recsearch:search_trial``),
    trains the supernet, records its epoch-equivalents as the trial's ``epochs`` (so a budget in
    epochs charges it) and a summary under ``recsearch:oneshot``, enqueues the derived
    configurations and ends PRUNED: it suggests no parameter, so no sampler models it, and no
@@ -44,6 +44,7 @@ DERIVED_ATTR = "recsearch:derived_from"
 """User attribute of an enqueued derived configuration: the search trial's number."""
 DEFAULT_THEN = "tpe"
 _CONFIG_ATTR = "recsearch:config"  # NOTE: ConfigSpaceSampler's stored configuration
+_FIXED_ATTR = "fixed_params"  # NOTE: where Optuna keeps an enqueued trial's params
 _LIVE = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -125,6 +126,8 @@ class OneShotObjective:
     def _claim(self, trial: optuna.Trial) -> bool:
         if is_search_trial(trial):
             return True  # NOTE: enqueued as the search trial
+        if trial.storage.get_trial_system_attrs(trial._trial_id).get(_FIXED_ATTR):
+            return False  # NOTE: an enqueued configuration (a base first, a derived one) runs
         if self._live_search(trial.study, below=None, other_than=trial.number):
             return False
         trial.set_user_attr(SEARCH_TRIAL_ATTR, True)
@@ -150,7 +153,7 @@ class OneShotObjective:
         study = trial.study
         # NOTE: a ConfigSpace sampler stored a configuration on this trial before it became the
         # search trial; clear it so that no sampler takes it for an evaluated configuration.
-        study._storage.set_trial_system_attr(trial._trial_id, _CONFIG_ATTR, None)
+        trial.storage.set_trial_system_attr(trial._trial_id, _CONFIG_ATTR, None)
         obj = self.objective
         kwargs: dict[str, Any] = {}
         if self.budget is not None:
