@@ -295,7 +295,9 @@ def _run_job(job: _Job) -> RunResult:
     )
     if one_shot:
         # NOTE: the supernet search is the first trial; its epochs are epoch-equivalents.
-        objective = oneshot_study.objective_for(job.strategy, objective)
+        objective = oneshot_study.objective_for(
+            job.strategy, objective, options=dict(job.strategy_options)
+        )
     study = optuna.create_study(
         study_name=f"{job.strategy}-seed{job.seed}",
         directions=_directions(objective, job.metric, job.cost),

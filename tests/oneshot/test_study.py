@@ -105,6 +105,8 @@ def test_run_and_compare_take_a_one_shot_strategy(
     code = cli.main(["run", "--dataset", "synthetic", "--dataset-option", "n_rows=1500",
                      "--dataset-option", "n_categorical=4", "--space", "autofis",
                      "--strategy", "autofis-oneshot", "--trials", "4", "--budget-epochs", "0.5",
+                     "--strategy-option", "oneshot.budget=0.5",
+                     "--strategy-option", "n_startup_trials=3",
                      "--storage", storage, "--study", "s", "--tracking-uri", "none"])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -112,6 +114,9 @@ def test_run_and_compare_take_a_one_shot_strategy(
     states = [t.state for t in study.trials]
     assert is_search_trial(study.trials[0]) and states[0] == TrialState.PRUNED
     assert all(DERIVED_ATTR in t.user_attrs for t in study.trials[1:])
+    assert json.loads(study.trials[0].user_attrs[ONESHOT_ATTR])["epochs"] == pytest.approx(
+        0.5, abs=0.01
+    )
     assert not is_search_trial(study.best_trial)
     assert cli.main(["strategies"]) == 0
     listed = capsys.readouterr().out

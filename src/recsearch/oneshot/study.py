@@ -16,7 +16,10 @@ follows; ``tpe`` by default) means:
 
 A search trial that failed (or whose worker died) leaves the claim open: the next trial runs
 the search again from scratch (the search is seeded, so it finds the same configurations).
-The study machinery calls :func:`wire` once per worker process.
+The study machinery calls :func:`strategy_for` and :func:`objective_for` (or :func:`wire`) once
+per worker process; strategy options named ``oneshot.<key>`` go to the method
+(``--strategy-option oneshot.budget=2`` sets the supernet epochs), the rest to the black-box
+strategy.
 
 Importing this module does not load torch.
 """
@@ -43,6 +46,8 @@ ONESHOT_ATTR = "recsearch:oneshot"
 DERIVED_ATTR = "recsearch:derived_from"
 """User attribute of an enqueued derived configuration: the search trial's number."""
 DEFAULT_THEN = "tpe"
+ONESHOT_PREFIX = "oneshot."
+"""Strategy options with this prefix go to the one-shot method (``oneshot.budget=2``)."""
 _CONFIG_ATTR = "recsearch:config"  # NOTE: ConfigSpaceSampler's stored configuration
 _FIXED_ATTR = "fixed_params"  # NOTE: where Optuna keeps an enqueued trial's params
 _LIVE = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
@@ -204,6 +209,24 @@ def _parts(name: str) -> tuple[str, str]:
     return parts
 
 
+def split_options(options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(black-box options, one-shot options)``: keys ``oneshot.<key>`` are the method's
+    (``oneshot.budget`` sets the supernet epochs), every other key the black-box strategy's.
+
+    Example:
+        >>> split_options({"oneshot.budget": 2, "n_startup_trials": 5})
+        ({'n_startup_trials': 5}, {'budget': 2})
+    """
+    inner: dict[str, Any] = {}
+    own: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key.startswith(ONESHOT_PREFIX):
+            own[key[len(ONESHOT_PREFIX) :]] = value
+        else:
+            inner[key] = value
+    return inner, own
+
+
 def strategy_for(
     name: str,
     space: ConfigurationSpace,
@@ -212,7 +235,8 @@ def strategy_for(
     options: dict[str, Any] | None = None,
 ) -> Any:
     """The black-box :class:`~recsearch.strategies.Strategy` behind the one-shot strategy
-    ``name`` (its ``meta`` names the method and the black-box strategy).
+    ``name`` (its ``meta`` names the method and the black-box strategy; ``oneshot.*`` options
+    are left to :func:`objective_for`).
 
     Raises:
         InvalidParameterError: ``name`` is not a one-shot strategy name.
@@ -220,7 +244,7 @@ def strategy_for(
     from recsearch import strategies
 
     method, then = _parts(name)
-    inner = strategies.create(then, space, seed=seed, **(options or {}))
+    inner = strategies.create(then, space, seed=seed, **split_options(options)[0])
     meta = {**inner.meta, "name": name, "oneshot": method, "then": then}
     return strategies.Strategy(name, inner.sampler, inner.pruner, inner.description, meta, space)
 
@@ -231,14 +255,23 @@ def objective_for(
     *,
     budget: float | None = None,
     method_options: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> OneShotObjective:
     """``objective`` wrapped so that the claiming trial runs the search of ``name``'s method.
+
+    ``options`` are the strategy's options: their ``oneshot.*`` keys fill ``budget`` and
+    ``method_options`` where those are not given.
 
     Raises:
         InvalidParameterError: ``name`` is not a one-shot strategy name.
     """
     method, _ = _parts(name)
-    return OneShotObjective(objective, method=method, budget=budget, options=method_options)
+    own = split_options(options)[1]
+    if budget is None and "budget" in own:
+        budget = float(own.pop("budget"))
+    own.pop("budget", None)
+    merged = {**own, **(method_options or {})}
+    return OneShotObjective(objective, method=method, budget=budget, options=merged or None)
 
 
 def wire(

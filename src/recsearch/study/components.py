@@ -201,7 +201,9 @@ def build_objective(
 
     if settings.kind == "search" and oneshot_study.split_name(settings.strategy):
         # NOTE: the one-shot search runs as the study's first trial (recsearch.oneshot.study).
-        return oneshot_study.objective_for(settings.strategy, objective)
+        return oneshot_study.objective_for(
+            settings.strategy, objective, options=dict(settings.strategy_options)
+        )
     return objective
 
 
