@@ -181,8 +181,9 @@ HELDOUT_DATA = {
     "n_rows": 10_000, "n_categorical": 10, "max_vocab": 500, "n_pairs": 3, "n_triples": 0,
     "noise_fraction": 0.3, "zipf_exponent": 1.3, "seed": 11,
 }  # fmt: skip
-"""A second planted set unlike the quality set (issue 13 #5): 45 candidate pairs of which 3 carry
-the signal, other vocabularies and row count, no triple; run with 30 and 60 trials and one epoch."""
+"""A second planted set unlike the quality set (issue 13 #5): 45 candidate pairs of which 3
+carry the signal, other vocabularies and row count, no triple; run with 30 and 60 trials of one
+epoch."""
 
 QUALITY_DATASETS = {"quality": QUALITY_DATA, "heldout": HELDOUT_DATA}
 
