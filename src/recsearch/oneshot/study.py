@@ -6,8 +6,8 @@ follows; ``tpe`` by default) means:
 1. the first trial a worker runs that was not enqueued with parameters claims the search (user
    attribute ``recsearch:search_trial``), trains the supernet, records its epoch-equivalents
    as the trial's ``epochs`` (so a budget in epochs charges it) and a summary under
-   ``recsearch:oneshot``, enqueues the derived configurations and ends PRUNED: it suggests no parameter, so no sampler models it, and no
-   ranking (best trial, top-k) ever picks it;
+   ``recsearch:oneshot``, enqueues the derived configurations and ends PRUNED: it suggests no
+   parameter, so no sampler models it, and no ranking (best trial, top-k) ever picks it;
 2. workers whose trial started while the search runs wait for it to end, then train their own
    trial; later trials take the enqueued configurations first (Optuna runs WAITING trials before
    asking the sampler);
