@@ -90,7 +90,7 @@ def test_names_and_listing() -> None:
     assert "Spaces: autofis, sif" in table["autofis-oneshot"]
     assert "Spaces: autodim" in table["autodim-oneshot"]
     with pytest.raises(InvalidParameterError, match="autofis-oneshot"):
-        wire("autoloss-oneshot", None, None)  # type: ignore[arg-type]
+        wire("autopi-oneshot", None, None)  # type: ignore[arg-type]
 
 
 def test_run_and_compare_take_a_one_shot_strategy(

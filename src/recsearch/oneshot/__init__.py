@@ -14,7 +14,8 @@ Methods (:func:`available` lists each with the presets it relaxes):
   Gumbel-softmax with an annealed temperature, the weights trained on validation batches;
 - ``darts``: a mixed operation over each pair's candidate functions (``.fn``) and a pair gate,
   trained on validation batches;
-- ``autogroup-oneshot``: Gumbel-softmax membership of every field in every group.
+- ``autogroup-oneshot``: Gumbel-softmax membership of every field in every group;
+- ``autoloss-oneshot``: a controller over the loss mixture trained on validation.
 
 Importing this package does not load torch (:func:`search` does); :mod:`recsearch.strategies`
 never imports it.
@@ -46,7 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "Method", "OneShotResult", "available", "search"]
 
-Method = Literal["autofis-oneshot", "autodim-oneshot", "darts", "autogroup-oneshot"]
+Method = Literal[
+    "autofis-oneshot", "autodim-oneshot", "darts", "autogroup-oneshot", "autoloss-oneshot"
+]
 
 METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "autofis-oneshot": (
@@ -69,6 +72,11 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         "trained on validation batches (first order).",
         ("autogroup",),
     ),
+    "autoloss-oneshot": (
+        "AutoLoss: a controller over the loss mixture, moved by how each loss's gradient aligns "
+        "with the validation logloss's (one-step look-ahead).",
+        ("autoloss", "full"),
+    ),
 }
 """Method name -> (description, presets whose spaces it relaxes)."""
 
@@ -78,7 +86,7 @@ def available() -> dict[str, tuple[str, tuple[str, ...]]]:
 
     Example:
         >>> sorted(available())
-        ['autodim-oneshot', 'autofis-oneshot', 'autogroup-oneshot', 'darts']
+        ['autodim-oneshot', 'autofis-oneshot', 'autogroup-oneshot', 'autoloss-oneshot', 'darts']
     """
     return dict(METHODS)
 
@@ -137,8 +145,10 @@ def search(
         from recsearch.oneshot import _autodim as module  # type: ignore[no-redef]
     elif method == "darts":
         from recsearch.oneshot import _darts as module  # type: ignore[no-redef]
-    else:
+    elif method == "autogroup-oneshot":
         from recsearch.oneshot import _autogroup as module  # type: ignore[no-redef]
+    else:
+        from recsearch.oneshot import _autoloss as module  # type: ignore[no-redef]
     return module.search(
         space, dataset, epochs=float(budget), device=dev, seed=int(seed), base=base,
         options=dict(options or {}),
