@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-
 from ConfigSpace import ConfigurationSpace
 
 from recsearch.data.schema import Dataset

@@ -1,5 +1,6 @@
-"""One-shot (differentiable) search over recsearch's own spaces: one supernet training, then
-configurations of the same space.
+"""One-shot (differentiable) search over recsearch's own spaces.
+
+One supernet training, then configurations of the same space.
 
 :func:`search` relaxes the hyperparameters a method understands into architecture weights of a
 supernet built on :mod:`recsearch.objectives`, trains it, and derives configurations; every other
@@ -149,7 +150,7 @@ def search(
         from recsearch.oneshot import _autogroup as module  # type: ignore[no-redef]
     else:
         from recsearch.oneshot import _autoloss as module  # type: ignore[no-redef]
-    return module.search(
-        space, dataset, epochs=float(budget), device=dev, seed=int(seed), base=base,
-        options=dict(options or {}),
-    )
+    from recsearch.oneshot._common import Request
+
+    request = Request(space, dataset, float(budget), dev, int(seed), base, dict(options or {}))
+    return module.search(request)

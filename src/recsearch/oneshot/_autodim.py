@@ -36,9 +36,7 @@ from recsearch.spaces import decode
 from recsearch.spec import EmbeddingSpec
 
 if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
     from recsearch.data.schema import Schema
-    from recsearch.spec import ModelSpec
 
 NAME = "autodim-oneshot"
 PRESETS = ("autodim", "aim", "full", "autoias")
@@ -91,8 +89,10 @@ class MixedEmbeddings(nn.Module):
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def weights(self) -> torch.Tensor:
-        """Candidate weights per field, ``(fields, candidates)``: Gumbel-softmax when
-        training, else the one-hot argmax (``hard``) or the softmax."""
+        """Candidate weights per field, ``(fields, candidates)``.
+
+        Gumbel-softmax when training, else the one-hot argmax (``hard``) or the softmax.
+        """
         if self.training:
             return F.gumbel_softmax(self.alpha, tau=self.tau, dim=1)
         if self.hard:
@@ -123,17 +123,9 @@ def _candidates(space: ConfigurationSpace, relaxed: list[str]) -> tuple[int, ...
     return lists.pop()
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the mixed-dimension supernet and derive per-field dimensions (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     schema = dataset.schema
     fields = {f"emb.{f.name}": f.name for f in schema.sparse}

@@ -36,7 +36,6 @@ from recsearch.spaces import decode
 from recsearch.spaces import pair_name
 
 if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
 NAME = "autofis-oneshot"
@@ -123,17 +122,9 @@ def _pair_order(spec: ModelSpec, model: Any) -> list[tuple[str, str]]:
     return [p for f in sorted(by_function) for p in by_function[f]]
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the gated supernet and derive pair selections (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     relaxed, held = c.relaxable(
         space, NAME, lambda n: is_pair_boolean(space, n), presets=PRESETS
@@ -208,8 +199,7 @@ def _derive(
     relaxed: list[str],
     n_configs: int,
 ) -> tuple[Any, ...]:
-    """Top-k pairs by gate magnitude: the best split first, then its neighbours and the next
-    best splits."""
+    """Top-k pairs by gate magnitude: the best split, its neighbours, the next best splits."""
     ranked = [names[i] for i in np.argsort(-np.abs(alpha), kind="stable")]
     splits = split_sizes(alpha)
     sizes: list[int] = []

@@ -17,13 +17,10 @@ Every other hyperparameter stays at its default.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ConfigSpace import ConfigurationSpace
 from torch import nn
 
 from recsearch.errors import SpaceError
@@ -31,10 +28,6 @@ from recsearch.objectives.cost import static_cost
 from recsearch.objectives.model import build_model
 from recsearch.oneshot import _common as c
 from recsearch.spaces import decode
-
-if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
-    from recsearch.spec import ModelSpec
 
 NAME = "autogroup-oneshot"
 PRESETS = ("autogroup",)
@@ -77,17 +70,9 @@ class SoftGroups(nn.Module):
         return out
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the soft-membership supernet and derive the groups (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     relaxed, held = c.relaxable(
         space, NAME, lambda n: bool(_MEMBER.match(n)), presets=PRESETS

@@ -20,7 +20,6 @@ every other hyperparameter stay at their defaults.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,6 @@ from recsearch.objectives.model import build_model
 from recsearch.oneshot import _common as c
 from recsearch.spaces import decode
 from recsearch.spec import LOSSES
-
-if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
-    from recsearch.spec import ModelSpec
 
 NAME = "autoloss-oneshot"
 PRESETS = ("autoloss", "full")
@@ -67,17 +62,9 @@ def _cosine(a: Sequence[torch.Tensor | None], b: Sequence[torch.Tensor | None]) 
     return dot / (na * nb + 1e-12)  # type: ignore[operator]
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the model with the controlled loss mixture and derive weights (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     relaxed, held = c.relaxable(
         space, NAME, lambda n: n in {f"loss.{k}" for k in LOSSES}, presets=PRESETS
@@ -106,7 +93,8 @@ def search(
     held_out = c.cycle(valid, len(dataset.valid), bs, generator)
     eta = spec.training.lr
     done = 0.0
-    for step, (done, batch) in enumerate(c.batches(train, n, bs, epochs, generator)):
+    for step, (progress, batch) in enumerate(c.batches(train, n, bs, epochs, generator)):
+        done = progress
         logit = model(batch)["logit"]
         terms = _losses(logit, batch["label"], names, gamma)
         w = torch.softmax(lam, 0)

@@ -210,8 +210,10 @@ def _parts(name: str) -> tuple[str, str]:
 
 
 def split_options(options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(black-box options, one-shot options)``: keys ``oneshot.<key>`` are the method's
-    (``oneshot.budget`` sets the supernet epochs), every other key the black-box strategy's.
+    """``(black-box options, one-shot options)`` of a one-shot strategy's options.
+
+    Keys ``oneshot.<key>`` are the method's (``oneshot.budget`` sets the supernet epochs),
+    every other key the black-box strategy's.
 
     Example:
         >>> split_options({"oneshot.budget": 2, "n_startup_trials": 5})
@@ -234,9 +236,10 @@ def strategy_for(
     seed: int | None = None,
     options: dict[str, Any] | None = None,
 ) -> Any:
-    """The black-box :class:`~recsearch.strategies.Strategy` behind the one-shot strategy
-    ``name`` (its ``meta`` names the method and the black-box strategy; ``oneshot.*`` options
-    are left to :func:`objective_for`).
+    """The black-box :class:`~recsearch.strategies.Strategy` behind the one-shot ``name``.
+
+    Its ``meta`` names the method and the black-box strategy; ``oneshot.*`` options are left
+    to :func:`objective_for`.
 
     Raises:
         InvalidParameterError: ``name`` is not a one-shot strategy name.

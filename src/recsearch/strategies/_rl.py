@@ -47,8 +47,10 @@ if TYPE_CHECKING:
 
 
 class _Policy:
-    """Logits of every hyperparameter (one padded row each) and the map between choices and
-    ConfigSpace vector values. Sampling and updates are vectorised over the hyperparameters."""
+    """Logits of every hyperparameter and the map between choices and vector values.
+
+    One padded row of logits per hyperparameter; sampling and updates are vectorised over them.
+    """
 
     def __init__(self, space: ConfigurationSpace, bins: int) -> None:
         self.hps = list(space.values())
@@ -254,7 +256,8 @@ class ReinforceSampler(ConfigSpaceSampler):
         """
         ordered = sorted(history.observations, key=lambda o: o.number)
         done, state = self._replay
-        if len(done) > len(ordered) or any(a is not b for a, b in zip(done, ordered)):
+        prefix = ordered[: len(done)]
+        if len(done) > len(ordered) or any(a is not b for a, b in zip(done, prefix, strict=True)):
             done, state = (), _ReplayState(_Policy(self.space, self._bins))
         state = state.copy()
         for obs in ordered[len(done) :]:
