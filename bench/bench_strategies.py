@@ -18,9 +18,9 @@ best configuration, the epochs trained per trial (below the budget where a prune
 the median total epoch-equivalents of a run (``EE``: a one-shot strategy's supernet counts its
 epochs times its FLOPs ratio), for one-shot strategies (name them, e.g. ``autofis-oneshot``; the
 ``budget`` option sets the supernet epochs) the median AUC of the method's own pick (``pick``:
-the first derived configuration), and the difference of the median to ``random``'s. A seed
-fixes the strategy's seed and the training seed, so strategies meet the same configurations with
-the same scores. Long: run ``python -m bench quality``.
+the first derived configuration), and the difference of the median to ``random``'s, with the
+median of the per-seed differences and the seeds won. A seed fixes the strategy's seed and the
+training seed, so strategies meet the same configurations with the same scores. Long: run ``python -m bench quality``.
 
 The machine is shared: compare ratios within one run, not across runs.
 """
@@ -348,13 +348,22 @@ def quality(
                     if any(np.isfinite(r["pick"]) for r in runs)
                     else float("nan"),
                     "aucs": aucs,
+                    "by_seed": [r["best"] for r in runs],
                 }
                 table[f"{preset_name}/{name}"] = row
                 reference = table.get(f"{preset_name}/random")
                 verdict = ""
                 if reference is not None and name != "random":
                     delta = row["auc_median"] - reference["auc_median"]
-                    verdict = f"{delta:+.4f} {'beats' if delta > 0 else 'DOES NOT beat'}"
+                    # NOTE: a seed fixes the training seed too, so seeds pair the strategies;
+                    # the paired differences are not swamped by the spread between seeds.
+                    paired = np.asarray(row["by_seed"]) - np.asarray(reference["by_seed"])
+                    row["paired_median"] = float(np.nanmedian(paired))
+                    row["seeds_won"] = int(np.sum(paired > 0))
+                    verdict = (
+                        f"{delta:+.4f} {'beats' if delta > 0 else 'DOES NOT beat'} (paired "
+                        f"{row['paired_median']:+.4f}, {row['seeds_won']}/{seeds} seeds)"
+                    )
                 print(
                     f"{name:12s} {row['auc_median']:10.4f} {row['auc_spread']:8.4f} "
                     f"{row['top5_median']:8.4f} {row['planted_share']:8.2f} "
