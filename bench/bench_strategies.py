@@ -20,7 +20,8 @@ epochs times its FLOPs ratio), for one-shot strategies (name them, e.g. ``autofi
 ``budget`` option sets the supernet epochs) the median AUC of the method's own pick (``pick``:
 the first derived configuration), and the difference of the median to ``random``'s, with the
 median of the per-seed differences and the seeds won. A seed fixes the strategy's seed and the
-training seed, so strategies meet the same configurations with the same scores. Long: run ``python -m bench quality``.
+training seed, so strategies meet the same configurations with the same scores. Long: run
+``python -m bench quality``.
 
 The machine is shared: compare ratios within one run, not across runs.
 """
