@@ -97,12 +97,15 @@ class GRDA:
         self.lr = lr
         self.c = c
         self.mu = mu
-        self.acc = param.detach().clone()
+        self.acc: torch.Tensor | None = None
         self.steps = 0
 
     def step(self) -> None:
         """One update from ``param.grad``."""
         assert self.param.grad is not None
+        if self.acc is None:
+            # NOTE: taken at the first step, on the device the model was moved to by then.
+            self.acc = self.param.detach().clone()
         self.steps += 1
         with torch.no_grad():
             self.acc -= self.lr * self.param.grad
