@@ -131,3 +131,5 @@ def test_run_and_compare_take_a_one_shot_strategy(
     assert oneshot_run.trials[0].state == "PRUNED" and oneshot_run.trials[0].epochs > 0
     assert oneshot_run.epochs == pytest.approx(runs["random"].epochs, abs=1.5)
     assert "autofis-oneshot" in report.to_markdown()
+    written = (tmp_path / "rep" / "results.md").read_text()
+    assert "supernet search, charged at its epochs times" in written
