@@ -381,13 +381,17 @@ def heldout(
     strategies: Sequence[str] = ("random", "smac", "nbtree", "tpe", "rl"),
     seeds: int = 5,
     jobs: int | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The quality bench on :data:`HELDOUT_DATA` (``autofis``, one epoch a trial) at each trial
-    count in ``trials``: the small-budget check of the model-based strategies (issue 13 #5)."""
+    """The quality bench on :data:`HELDOUT_DATA` at each trial count in ``trials``.
+
+    ``autofis``, one epoch a trial: the small-budget check of the model-based strategies
+    (issue 13 #5).
+    """
     return {
         str(n): quality(
             n_trials=n, seeds=seeds, strategies=strategies, presets=("autofis",), epochs=1.0,
-            jobs=jobs, data="heldout",
+            jobs=jobs, data="heldout", options=options,
         )
         for n in trials
     }
