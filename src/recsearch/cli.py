@@ -503,8 +503,9 @@ def _listing(kind: str) -> dict[str, str]:
 
         return dict(spaces.available())
     from recsearch import strategies
+    from recsearch.oneshot import study as oneshot_study
 
-    return dict(strategies.available())
+    return {**strategies.available(), **oneshot_study.listing()}
 
 
 def _cmd_list(kind: str) -> int:

@@ -184,12 +184,25 @@ def write_report(
     plot_anytime(runs, files["anytime"], budget=budget, maximize=maximize, metric=metric)
     table.to_csv(files["table_csv"], index=False)
     direction = "higher" if maximize else "lower"
+    from recsearch.oneshot.study import split_name
+
+    one_shot = sorted({s for s in strategies if split_name(s)})
     md = [
         f"# Strategy comparison: validation {metric} ({direction} is better)",
         "",
         f"Budget per run: {budget:g} epoch-equivalents; seeds: "
         f"{len({r.seed for r in runs})}.",
         "",
+        *(
+            [
+                f"One-shot strategies ({', '.join(one_shot)}): the first trial of each run is "
+                "the supernet search, charged at its epochs times the supernet's FLOPs per "
+                "sample over the base model's (static_cost); it is never ranked.",
+                "",
+            ]
+            if one_shot
+            else []
+        ),
         markdown_table(table),
         f"## Wilcoxon signed-rank test against `{REFERENCE}` (paired over seeds)",
         "",

@@ -307,6 +307,17 @@ def encode_categorical(space: ConfigurationSpace, vectors: np.ndarray, *, bins: 
     return out
 
 
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances ``(len(a), len(b))`` between configuration vectors.
+
+    The number of hyperparameters whose value (or activity) differs, values compared as
+    :func:`key_of` does.
+    """
+    fa = np.where(np.isfinite(a), np.round(a, _ROUND), -1.0)
+    fb = np.where(np.isfinite(b), np.round(b, _ROUND), -1.0)
+    return (fa[:, None, :] != fb[None, :, :]).sum(axis=2)
+
+
 def encode_numeric(vectors: np.ndarray) -> np.ndarray:
     """Encode configuration vectors for tree models: inactive entries become -1."""
     vectors = np.atleast_2d(vectors)
