@@ -69,6 +69,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import unmask_tell_error
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
 from recsearch.errors import StorageError
@@ -837,7 +838,7 @@ def run_worker(
                         runner, n_trials=1, catch=(Exception,), callbacks=[after_trial],
                         gc_after_trial=False,
                     )
-                except Exception:
+                except Exception as exc:
                     # NOTE: objective errors are caught by Optuna (catch=...); what escapes comes
                     # from telling the storage. When another worker took this live trial for
                     # dead (its heartbeat came later than the grace period, e.g. on an
@@ -845,7 +846,7 @@ def run_worker(
                     # counts; anything else is a real storage problem.
                     current = runner.current
                     if current is None or not _finished_elsewhere(study, current):
-                        raise
+                        raise unmask_tell_error(exc) from None
                     print(
                         f"recsearch: trial {current.number} was failed by another worker as "
                         "dead; its result is dropped (consider a longer --grace)",

@@ -35,10 +35,10 @@ from optuna.storages import JournalStorage
 from optuna.storages import RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import journal_backend
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -310,13 +310,15 @@ def open_storage(
         if not path.parent.is_dir():
             raise StorageError(f"storage {shown!r}: directory {str(path.parent)!r} does not exist")
         try:
-            backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+            backend = journal_backend(path)  # sets a torn last record aside (issue 14 #1)
             storage: BaseStorage = _HeartbeatJournalStorage(
                 backend,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace,
                 stale_callback=handler,
             )
+        except StorageError:
+            raise
         except (OSError, ValueError) as exc:
             raise StorageError(f"storage {shown!r}: {_first_line(exc)}") from None
     else:
