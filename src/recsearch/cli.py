@@ -18,6 +18,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact
+from recsearch.redact import redact_text
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -51,6 +55,8 @@ example:
 
 The worker reads data set, space, strategy, budget and seed from the study (written by
 `recsearch create` or `recsearch run`) and runs trials until the study holds its target.
+A study never stores a password: the worker takes it from its own --storage/--tracking-uri,
+from $RECSEARCH_STORAGE / $MLFLOW_TRACKING_URI, or (PostgreSQL) from ~/.pgpass.
 """
 
 _COMPARE_EXAMPLE = """\
@@ -151,8 +157,9 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
     p.add_argument("--objective", default="ctr", help=argparse.SUPPRESS)
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (default: journal file ./recsearch-journal.log)")
+    p.add_argument("--storage", default=os.environ.get(STORAGE_ENV),
+                   help="Optuna storage URL (default: $RECSEARCH_STORAGE, else the journal file "
+                   "./recsearch-journal.log)")
     p.add_argument("--study", default=None, help="study name (default: derived from settings)")
     p.add_argument("--tracking-uri", default="default",
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
@@ -189,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="join a study and run trials until it is done",
                        epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="run at most this many trials in this worker")  # fmt: skip
     p.add_argument("--worker-index", type=int, default=None,
@@ -226,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
                        formatter_class=fmt)  # fmt: skip
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True)
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
@@ -350,8 +359,9 @@ def _print_summary(result: Any, storage_url: str) -> None:
     _print_failures(result.failures)
     _print_best(study, result.settings)
     if result.settings.tracking_uri:
-        print(f"runs: mlflow ui --backend-store-uri {result.settings.tracking_uri}")
-    print(f"more workers: recsearch worker --study {study.study_name} --storage {storage_url}")
+        print(f"runs: mlflow ui --backend-store-uri {redact(result.settings.tracking_uri)}")
+    print(f"more workers: recsearch worker --study {study.study_name} --storage "
+          f"{_shown_storage(storage_url)}")
 
 
 def _print_failures(failures: Sequence[tuple[str, int]]) -> None:
@@ -410,7 +420,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
-    print(f"start workers: recsearch worker --study {study.study_name} --storage {url}")
+    print(f"start workers: recsearch worker --study {study.study_name} --storage "
+          f"{_shown_storage(url)}")
     return 0
 
 
@@ -487,7 +498,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
             "sqlite:///mlflow.db"
         )
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
+        print(f"runs: mlflow ui --backend-store-uri {redact(uri)}  (comparison run {run_id})")
     return 0
 
 
@@ -590,7 +601,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines)[:500] if lines else type(exc).__name__
+    return redact_text(" ".join(lines))[:500] if lines else type(exc).__name__
+
+
+def _storage_required() -> dict[str, Any]:
+    env = os.environ.get(STORAGE_ENV)
+    return {"default": env} if env else {"required": True}
+
+
+def _shown_storage(url: str) -> str:
+    """The storage URL for a hint: redacted, with where the workers take the password from."""
+    shown = redact(url)
+    if shown == url:
+        return url
+    return (f"'{shown}'\n  (the password is not shown: pass the real URL, or set "
+            f"{STORAGE_ENV}, or keep the password in ~/.pgpass)")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.redact import TRACKING_ENV
+from recsearch.redact import remember
+from recsearch.redact import secret_env
+from recsearch.redact import usable_url
 from recsearch.storage import _HOST
 from recsearch.storage import DEFAULT_JOURNAL
 from recsearch.storage import FAILURE_SURPLUS
@@ -197,6 +201,7 @@ class StudySettings:
         out = dataclasses.asdict(self)
         out["dataset_options"] = dict(self.dataset_options)
         out["strategy_options"] = dict(self.strategy_options)
+        out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
 
     @classmethod
@@ -350,7 +355,8 @@ def _directions(settings: StudySettings, objective: Any) -> list[str]:
 
 
 def _make_tracker(settings: StudySettings, tracking_uri: str | None) -> Any | None:
-    uri = tracking_uri if tracking_uri is not None else settings.tracking_uri
+    uri = usable_url(tracking_uri if tracking_uri is not None else settings.tracking_uri,
+                     env=TRACKING_ENV)  # fmt: skip
     if uri is None or uri.lower() == "none":
         return None
     from recsearch.trackers import MLflowTracker
@@ -1068,15 +1074,16 @@ def run(
     strategy = build_strategy(settings, space, seed=settings.seed)
     tracker = _start_tracking(settings, study, store, strategy, None)
     threads = max(1, _cores() // workers)
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
     url = str(getattr(store, "recsearch_url"))
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads),
+           **secret_env(url, settings.tracking_uri)}  # fmt: skip
     # NOTE: stderr goes to files, not pipes: a chatty worker must never block on a full pipe.
     logs = [tempfile.TemporaryFile(mode="w+") for _ in range(workers)]
     procs = [
         subprocess.Popen(
             worker_command(
                 study_name=name,
-                storage_url=url,
+                storage_url=_redact(url),
                 worker_index=i,
                 threads=threads,
                 heartbeat_interval=heartbeat_interval,

@@ -42,6 +42,11 @@ from recsearch._internals import journal_backend
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact as _redact
+from recsearch.redact import redact_text
+from recsearch.redact import remember
+from recsearch.redact import usable_url
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -66,16 +71,6 @@ FAILURE_SURPLUS = "surplus"
 SYSTEM_ATTR_WORKER = "recsearch.worker"
 SYSTEM_ATTR_HEARTBEAT = "recsearch.heartbeat"
 _HOST = socket.gethostname()
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def _pid_alive(pid: int) -> bool:
@@ -300,6 +295,8 @@ def open_storage(
             f"Got {heartbeat_interval!r} instead."
         )
     grace = grace_period if grace_period is not None else 3 * heartbeat_interval
+    remember(url)
+    url = usable_url(url, env=STORAGE_ENV)  # a redacted URL: RECSEARCH_STORAGE or ~/.pgpass
     kind, target = _parse_storage(url)
     handler = _StaleTrialHandler(max_retry)
     shown = _redact(url or target)
@@ -320,10 +317,10 @@ def open_storage(
         except StorageError:
             raise
         except (OSError, ValueError) as exc:
-            raise StorageError(f"storage {shown!r}: {_first_line(exc)}") from None
+            raise StorageError(f"storage {shown!r}: {redact_text(_first_line(exc))}") from None
     else:
         if target.startswith("sqlite:///") and must_exist:
-            db = target[len("sqlite:///") :]
+            db = target[len("sqlite:///") :].split("?", 1)[0]
             if db != ":memory:" and not Path(db).is_file():
                 raise StorageError(f"storage {shown!r}: SQLite file {db!r} does not exist")
         engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -348,7 +345,7 @@ def open_storage(
             reason = _root_line(exc)
             if must_exist and ("does not exist" in reason or "no such table" in reason):
                 reason = "it holds no Optuna studies"
-            raise StorageError(f"cannot open storage {shown!r}: {reason}") from None
+            raise StorageError(f"cannot open storage {shown!r}: {redact_text(reason)}") from None
     storage.recsearch_stale_handler = handler  # type: ignore[attr-defined]
     storage.recsearch_url = url or f"journal:{target}"  # type: ignore[attr-defined]
     return storage
