@@ -5,13 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
-import subprocess
-import uuid
 from pathlib import Path
 
 import optuna
 import pytest
+from _faults_support import tmpfs
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
@@ -136,19 +134,8 @@ def test_disk_full_is_named_and_leaves_no_partial_record(
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A 256 KiB tmpfs when this machine allows mounting one (root in a privileged container)."""
-    if shutil.which("mount") is None or os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    where = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path, "256k") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_a_real_full_disk_keeps_the_study_readable_and_a_rerun_completes(

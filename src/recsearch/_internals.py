@@ -11,6 +11,9 @@ Sections:
   ``JournalFileBackend._lock``, ``JournalFileBackend._log_number_offset`` and
   ``optuna.storages.journal._file.get_lock_file``, and relies on the file format of Optuna 5.0:
   one JSON object per line, each written as ``{"op_code": ...`` in a single ``write``.
+- rdb: :func:`explain_storage_error`. Optuna 5.0's ``RDBStorage`` raises every SQLAlchemy error
+  of a session as ``StorageInternalError`` ("... e.g. exceeding max length") with the driver's
+  error as ``__cause__``; SQLite's own words are read from there.
 - optimize: :func:`unmask_tell_error`. Optuna 5.0's ``_run_trial`` hides an error raised while
   telling the storage a trial's result behind ``AssertionError: Should not reach.`` (its
   ``finally`` clause asserts on the trial's state); the real error is that one's ``__context__``.
@@ -35,6 +38,7 @@ __all__ = [
     "JOURNAL_RECORD_START",
     "JOURNAL_TORN_SUFFIX",
     "RepairingJournalFileBackend",
+    "explain_storage_error",
     "journal_backend",
     "unmask_tell_error",
 ]
@@ -110,16 +114,21 @@ class RepairingJournalFileBackend(JournalFileBackend):
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append records as Optuna does, after setting a torn last line aside."""
         data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-        with get_lock_file(self._lock):
-            size = self._cut_torn_tail()
-            try:
-                with open(self.path, "ab") as f:
-                    f.write(data.encode("utf-8"))
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as exc:
-                self._truncate(size)
-                raise journal_write_error(self.path, exc) from None
+        try:
+            with get_lock_file(self._lock):
+                size = self._cut_torn_tail()
+                try:
+                    with open(self.path, "ab") as f:
+                        f.write(data.encode("utf-8"))
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError:
+                    self._truncate(size)
+                    raise
+        except StorageError:
+            raise
+        except OSError as exc:  # NOTE: also the lock file (a read-only or full disk)
+            raise journal_write_error(self.path, exc) from None
 
     # --------------------------------------------------------------------------- repairs
 
@@ -227,13 +236,66 @@ OPTUNA_MASK = "Should not reach."
 """The message of the assertion Optuna's ``_run_trial`` raises over a failed tell."""
 
 
-def unmask_tell_error(exc: BaseException) -> BaseException:
-    """The error Optuna's ``Should not reach.`` assertion hid (a full disk, a lost database).
+def unmask_tell_error(exc: BaseException, url: str | None = None) -> BaseException:
+    """The error Optuna's ``Should not reach.`` assertion hid (a full disk, a lost database),
+    explained by :func:`explain_storage_error` where it is a database's.
 
     Returns ``exc`` itself when it is not that assertion or hides nothing.
     """
     if isinstance(exc, AssertionError) and str(exc) == OPTUNA_MASK:
         hidden = exc.__context__
         if isinstance(hidden, Exception):
-            return hidden
+            exc = hidden
+    return explain_storage_error(exc, url) or exc
+
+
+# ---------------------------------------------------------------------------------------- rdb
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
     return exc
+
+
+def _read_only_fs(url: str | None) -> bool:
+    if not url or not url.startswith("sqlite:///"):
+        return False
+    folder = Path(url[len("sqlite:///") :].split("?", 1)[0]).parent
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def explain_storage_error(exc: BaseException, url: str | None = None) -> StorageError | None:
+    """A one-line :class:`StorageError` for a database error Optuna hides, else ``None``.
+
+    A damaged SQLite file is named a "malformed database", a write refused by a read-only
+    mount a "read-only file system"; anything else gets the driver's own first line.
+    """
+    from optuna.exceptions import StorageInternalError
+
+    if not isinstance(exc, StorageInternalError):
+        return None
+    from recsearch.redact import redact
+
+    root = _innermost(exc)
+    text = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
+    text = text.split("\n[SQL:", 1)[0][:300]
+    where = f"storage {redact(url)!r}: " if url else "storage: "
+    lower = text.lower()
+    if "malformed" in lower or "not a database" in lower:
+        return StorageError(
+            f"{where}malformed database ({text}); restore the file from a backup, or salvage "
+            "it with `sqlite3 FILE .recover | sqlite3 NEW.db`"
+        )
+    if "readonly" in lower or "read-only" in lower:
+        if _read_only_fs(url):
+            return StorageError(f"{where}read-only file system ({text}); put the study on a "
+                                "writable disk")  # fmt: skip
+        return StorageError(f"{where}read-only database ({text}); check the permissions of the "
+                            "file and its folder")  # fmt: skip
+    return StorageError(f"{where}{text}")

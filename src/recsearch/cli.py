@@ -591,6 +591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
         if os.environ.get("RECSEARCH_DEBUG"):
             raise
+        from recsearch._internals import explain_storage_error
+
+        explained = explain_storage_error(exc, getattr(args, "storage", None))
+        if explained is not None:
+            print(f"recsearch {args.command}: error: {_one_line(explained)}", file=sys.stderr)
+            return EXIT_ERROR
         print(
             f"recsearch {args.command}: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
             " (set RECSEARCH_DEBUG=1 for the traceback)",
