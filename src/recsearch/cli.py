@@ -115,8 +115,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
 
 
@@ -325,7 +325,14 @@ def _print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
 
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not trials:
-        print(f"study {study.study_name}: no complete trial yet")
+        if as_json:
+            counts = {s.name.lower(): 0 for s in TrialState}
+            for t in study.get_trials(deepcopy=False):
+                counts[t.state.name.lower()] += 1
+            print(json.dumps({"study": study.study_name, "best": None,
+                              "message": "no trial is complete yet", "trials": counts}, indent=2))
+        else:
+            print(f"study {study.study_name}: no complete trial yet")
         return
     best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
     if as_json:

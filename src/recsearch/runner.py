@@ -494,9 +494,9 @@ def _settings(
 
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
-    if budget_epochs <= 0:
+    if not 0 < budget_epochs < float("inf"):
         raise InvalidParameterError(
-            f"The 'budget_epochs' parameter must be > 0. Got {budget_epochs!r}."
+            f"The 'budget_epochs' parameter must be a finite number > 0. Got {budget_epochs!r}."
         )
     if metric not in ("auc", "logloss"):
         raise InvalidParameterError(
