@@ -72,3 +72,84 @@ def test_best_json_without_a_complete_trial_is_a_json_object(
     assert answer["best"] is None and answer["study"] == "s"
     assert "no trial is complete" in answer["message"]
     assert answer["trials"]["complete"] == 0
+
+
+# --- #2b: a study whose every trial fails stops by itself ------------------------------------
+
+
+def test_an_always_failing_study_stops_with_the_last_reason_and_a_rerun_counts_afresh(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECSEARCH_TEST_BUG_EVERY", "1")
+    args = ["run", *standin_cli_args(), "--trials", "2", "--storage", "journal:j.log",
+            "--study", "s", "--tracking-uri", "none", "--no-progress"]  # fmt: skip
+    code, _, err = _main(capsys, *args)
+    assert code == cli.EXIT_ERROR
+    assert "stopped after 10 consecutive failed trials" in err
+    assert "division by zero in user code" in err
+    study, _ = runner.load_study(study_name="s", storage="journal:j.log")
+    assert len(study.trials) == 10  # max(10, trials)
+    code, _, err = _main(capsys, *args, "--max-failures", "3")
+    assert code == cli.EXIT_ERROR and "stopped after 3 consecutive" in err
+    assert len(runner.load_study(study_name="s", storage="journal:j.log")[0].trials) == 13
+    monkeypatch.delenv("RECSEARCH_TEST_BUG_EVERY")  # the cause is fixed
+    code, out, err = _main(capsys, *args, "--max-failures", "3")
+    assert code == 0, err
+    assert "2 complete" in out
+
+
+def test_only_errors_nonfinite_and_memory_count_and_a_success_resets() -> None:
+    import optuna
+
+    from recsearch.study.failures import record_failure
+    from recsearch.study.limits import FailureLimitError
+    from recsearch.study.limits import check_failure_limit
+    from recsearch.study.limits import failure_streak
+
+    study = optuna.create_study()
+
+    def trial(kind: str | None) -> None:
+        t = study.ask()
+        if kind is None:
+            study.tell(t, 0.5)
+            return
+        record_failure(t, kind, f"{kind}: text {t.number}")  # type: ignore[arg-type]
+        study.tell(t, state=optuna.trial.TrialState.FAIL)
+
+    for kind in ("error", None, "nonfinite", "forbidden", "surplus", "memory", "interrupted",
+                 "worker_died", "error"):  # fmt: skip
+        trial(kind)
+    streak = failure_streak(study)
+    assert streak.count == 3 and streak.last is not None and streak.last.number == 8
+    check_failure_limit(study, 4)
+    with pytest.raises(FailureLimitError, match=r"after 3 consecutive .* #8, failed with: error"):
+        check_failure_limit(study, 3)
+    check_failure_limit(study, 0)  # off
+
+
+# --- #8: workers capped at the trials left, warned above the core count ----------------------
+
+
+def test_workers_are_capped_at_the_trials_left(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(capsys, "run", *standin_cli_args(), "--trials", "1", "--workers",
+                           "64", "--tracking-uri", "none", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert "64 workers asked for, 1 trials left: starting 1" in err
+    assert "1 complete" in out
+
+
+def test_more_workers_than_cores_are_warned_about(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsearch.study import launcher
+
+    study, settings = runner.create_study(**_standin_kwargs(), n_trials=10, storage="journal:j.log")
+    monkeypatch.setattr(launcher, "cores", lambda: 2)
+    assert launcher.cap_workers(3, study, settings) == 3
+    assert "3 workers on 2 cores" in capsys.readouterr().err
+
+
+def _standin_kwargs() -> dict[str, str]:
+    from _scale_support import STANDIN
+
+    return dict(STANDIN)

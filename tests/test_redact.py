@@ -12,6 +12,7 @@ from _scale_support import standin_cli_args
 from recsearch import cli
 from recsearch import redact as rd
 from recsearch import runner
+from recsearch.study.tracking import make_tracker
 
 SECRET = "PLANTEDs3cret"
 
@@ -69,7 +70,7 @@ def test_stored_settings_hold_the_redacted_tracking_uri_and_workers_use_theirs(
     assert stored.tracking_uri == "http://u:***@127.0.0.1:5000"
     monkeypatch.setattr(rd, "_KNOWN", {})  # a worker on another machine
     monkeypatch.setenv("MLFLOW_TRACKING_URI", real)
-    tracker = runner._make_tracker(stored, None)
+    tracker = make_tracker(stored, None)
     assert tracker is not None and tracker.tracking_uri == real
 
 

@@ -100,14 +100,27 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _add_fault_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-failures", type=_count, default=None,
+                   help="stop the study after this many consecutive failed trials "
+                   "(default: max(10, trials); 0: never)")  # fmt: skip
+
+
+def _int_at_least(low: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_count = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text: str) -> float:
@@ -188,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=_positive_int, default=10,
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_fault_options(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -214,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the study's data set lives on this machine")
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_fault_options(p)
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -400,6 +415,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=storage,
             heartbeat_interval=args.heartbeat,
             progress=progress,
+            max_failures=args.max_failures,
             **_create_kwargs(args),
         )
     finally:
@@ -459,6 +475,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finalize=not args.no_finalize,
         dataset_options=options,
         on_trial=on_trial,
+        max_failures=args.max_failures,
     )
     if not args.quiet:
         c = result.counts

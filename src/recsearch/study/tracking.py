@@ -18,6 +18,8 @@ from typing import runtime_checkable
 
 from recsearch.hooks import ObjectiveHook
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.redact import TRACKING_ENV
+from recsearch.redact import usable_url
 from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.failures import first_line
 
@@ -64,7 +66,8 @@ class StudyTracker(ObjectiveHook, Protocol):
 def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTracker | None:
     """The study's tracker: ``tracking_uri`` (the worker's own) or the recorded one; ``None``
     when tracking is off."""
-    uri = tracking_uri if tracking_uri is not None else settings.tracking_uri
+    uri = usable_url(tracking_uri if tracking_uri is not None else settings.tracking_uri,
+                     env=TRACKING_ENV)  # fmt: skip
     if uri is None or uri.lower() == "none":
         return None
     from recsearch.trackers import MLflowTracker

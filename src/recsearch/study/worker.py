@@ -37,6 +37,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import unmask_tell_error
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.study.components import Components
 from recsearch.study.components import Overrides
@@ -50,6 +51,9 @@ from recsearch.study.failures import exception_text
 from recsearch.study.failures import failure_kind
 from recsearch.study.failures import record_failure
 from recsearch.study.failures import safe_record_failure
+from recsearch.study.limits import check_failure_limit
+from recsearch.study.limits import default_max_failures
+from recsearch.study.limits import restart_count
 from recsearch.study.settings import StudySettings
 from recsearch.study.studies import COUNTED_STATES
 from recsearch.study.studies import StudyCounts
@@ -278,6 +282,7 @@ def run_worker(
     device: str | None = None,
     components: Components | None = None,
     overrides: Overrides | None = None,
+    max_failures: int | None = None,
 ) -> WorkerResult:
     """Join an existing study and run trials until it holds its target number of trials.
 
@@ -299,6 +304,8 @@ def run_worker(
         components: Already resolved components (this process resolved them for the study).
         overrides: Python objects replacing what the settings name (see
             :class:`~recsearch.study.components.Overrides`).
+        max_failures: Stop after this many consecutive failed trials of the study
+            (:mod:`recsearch.study.limits`; ``None``: ``max(10, n_trials)``, ``0``: no limit).
 
     Returns:
         A :class:`WorkerResult`. When a signal stopped the worker, ``interrupted`` holds it.
@@ -306,6 +313,7 @@ def run_worker(
     Raises:
         StorageError: Unreachable storage or unknown study; nothing is written.
         StudyMismatchError: The data set's schema differs from the recorded one.
+        FailureLimitError: The study's last ``max_failures`` trials failed; it names the last.
 
     Example:
         >>> run_worker(study_name="demo", storage="sqlite:///s.db")  # doctest: +SKIP
@@ -347,6 +355,8 @@ def run_worker(
     start_tracking(tracker, study, settings=settings, storage=store, strategy=strategy)
     set_threads(threads)  # again: building the objective may have imported torch
     runner = TrialRunner(components.objective, settings.n_trials, settings)
+    limit = default_max_failures(settings.n_trials) if max_failures is None else max_failures
+    restart_count(study, limit)
     handler = _stale_handler(store)
     killed = kill_callback(tracker) if tracker is not None else None
     if handler is not None and killed is not None:
@@ -372,6 +382,7 @@ def run_worker(
                 counts = study_counts(study)
                 if _finished(study, settings, counts):
                     break
+                check_failure_limit(study, limit)
                 if _busy_elsewhere(study, settings, counts):
                     # NOTE: the last trials run elsewhere; they may still fail or die. (Before
                     # each trial, Optuna itself fails stale trials through our storages.)
@@ -383,7 +394,7 @@ def run_worker(
                         runner, n_trials=1, catch=(Exception,), callbacks=[after_trial],
                         gc_after_trial=False,
                     )  # fmt: skip
-                except Exception:
+                except Exception as exc:
                     # NOTE: objective errors are caught by Optuna (catch=...); what escapes comes
                     # from telling the storage. When another worker took this live trial for
                     # dead (its heartbeat came later than the grace period, e.g. on an
@@ -391,7 +402,7 @@ def run_worker(
                     # counts; anything else is a real storage problem.
                     current = runner.current
                     if current is None or not _finished_elsewhere(study, current):
-                        raise
+                        raise unmask_tell_error(exc, getattr(store, "recsearch_url", None)) from None
                     print(
                         f"recsearch: trial {current.number} was failed by another worker as "
                         "dead; its result is dropped (consider a longer --grace)",
