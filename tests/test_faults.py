@@ -153,3 +153,49 @@ def _standin_kwargs() -> dict[str, str]:
     from _scale_support import STANDIN
 
     return dict(STANDIN)
+
+
+# --- #3: a worker never runs code that only the storage names --------------------------------
+
+
+def test_hostile_settings_run_nothing(tmp_path: Path) -> None:
+    import subprocess
+
+    from _scale_support import recsearch_cmd
+    from _scale_support import subprocess_env
+
+    from recsearch.study.settings import STUDY_ATTR
+
+    study, _ = runner.create_study(**_standin_kwargs(), n_trials=2, storage="journal:j.log",
+                                   study_name="s", tracking_uri=None)  # fmt: skip
+    hostile = {**study.user_attrs[STUDY_ATTR], "dataset": "os:system",
+               "dataset_options": {"command": f"id > {tmp_path / 'PWNED'}"}}  # fmt: skip
+    study.set_user_attr(STUDY_ATTR, hostile)  # what anyone who can write the database can do
+    env = subprocess_env()
+    env.pop("RECSEARCH_ALLOW_CALLABLES")
+    worker = subprocess.run(recsearch_cmd("worker", "--study", "s", "--storage", "journal:j.log"),
+                            env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert worker.returncode == cli.EXIT_ERROR
+    assert not (tmp_path / "PWNED").exists()
+    assert "dataset 'os:system' is named only by the study's stored settings" in worker.stderr
+    assert "--allow-callable os:system or RECSEARCH_ALLOW_CALLABLES=os:system" in worker.stderr
+    assert len(worker.stderr.strip().splitlines()) == 1
+
+
+def test_callables_are_allowed_by_the_own_command_line_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recsearch.study import callables
+
+    monkeypatch.setattr(callables, "_GIVEN", set())
+    monkeypatch.delenv(callables.ALLOW_ENV, raising=False)
+    with pytest.raises(callables.CallableNotAllowedError):
+        callables.check_allowed("my_pkg.data:load", "dataset")
+    monkeypatch.setenv(callables.ALLOW_ENV, "other:x, my_pkg.data:*")
+    callables.check_allowed("my_pkg.data:load", "dataset")
+    assert not callables.allowed("my_pkg:load")
+    monkeypatch.delenv(callables.ALLOW_ENV)
+    callables.allow("my_pkg:load", "synthetic", None)  # e.g. --allow-callable my_pkg:load
+    assert callables.allowed("my_pkg:load") and callables.allow_env() == {
+        callables.ALLOW_ENV: "my_pkg:load"
+    }

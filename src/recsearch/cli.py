@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     _add_fault_options(p)
+    p.add_argument("--allow-callable", action="append", default=[], metavar="MODULE:CALLABLE",
+                   help="let this worker import a module:callable the study names (repeatable; "
+                   "or list them in $RECSEARCH_ALLOW_CALLABLES); others are refused")  # fmt: skip
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -463,6 +466,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    from recsearch.study.callables import allow
+
+    allow(*args.allow_callable)
     result = runner.run_worker(
         study_name=args.study,
         storage=args.storage,

@@ -25,6 +25,7 @@ import optuna
 from recsearch.errors import InvalidParameterError
 from recsearch.redact import redact
 from recsearch.redact import secret_env
+from recsearch.study.callables import allow_env
 from recsearch.study.components import Overrides
 from recsearch.study.components import resolve
 from recsearch.study.settings import StudySettings
@@ -246,7 +247,7 @@ def run(
     threads = max(1, cores() // workers)
     url = str(getattr(store, "recsearch_url"))
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads),
-           **secret_env(url, settings.tracking_uri)}  # fmt: skip
+           **secret_env(url, settings.tracking_uri), **allow_env()}  # fmt: skip
     # NOTE: stderr goes to files, not pipes: a chatty worker must never block on a full pipe.
     logs = [tempfile.TemporaryFile(mode="w+") for _ in range(workers)]
     procs = [

@@ -275,7 +275,9 @@ def make_settings(
         InvalidParameterError: A count, budget, metric or kind out of range.
     """
     from recsearch import __version__
+    from recsearch.study.callables import allow
 
+    allow(dataset, space, strategy, objective)  # named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
     if not 0 < budget_epochs < float("inf"):
