@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from _scale_support import mlflow_template  # noqa: F401 - fixture
 from _scale_support import standin_cli_args
 
 from recsearch import cli
@@ -199,3 +200,61 @@ def test_callables_are_allowed_by_the_own_command_line_or_the_environment(
     assert callables.allowed("my_pkg:load") and callables.allow_env() == {
         callables.ALLOW_ENV: "my_pkg:load"
     }
+
+
+# --- #4: Ctrl-C after training never throws away the finished trial --------------------------
+
+
+def test_sigint_while_a_finished_trial_is_stored_keeps_it_complete() -> None:
+    import os
+    import signal
+
+    import optuna
+
+    from recsearch.storage import open_storage
+
+    runner.create_study(**_standin_kwargs(), n_trials=3, storage="journal:j.log",
+                        study_name="s", tracking_uri=None)  # fmt: skip
+    store = open_storage("journal:j.log", must_exist=True)
+    real = store.set_trial_state_values
+
+    def ctrl_c_while_told(trial_id, state, values=None):  # type: ignore[no-untyped-def]
+        if state == optuna.trial.TrialState.COMPLETE:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives now, inside Optuna's tell
+        return real(trial_id, state, values)
+
+    store.set_trial_state_values = ctrl_c_while_told  # type: ignore[method-assign]
+    result = runner.run_worker(study_name="s", storage=store)
+    assert result.interrupted == signal.SIGINT
+    study, _ = runner.load_study(study_name="s", storage="journal:j.log")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
+    assert "valid_auc" in study.trials[0].user_attrs and "failure" not in study.trials[0].user_attrs
+
+
+def test_a_wrapper_objective_that_raises_leaves_its_reason_in_mlflow(
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
+) -> None:
+    import optuna
+    from _scale_support import mlflow_store
+    from mlflow.tracking import MlflowClient
+
+    from recsearch.study.failures import recording_failures
+    from recsearch.trackers import MLflowTracker
+
+    tracking = mlflow_store(mlflow_template, tmp_path)
+    tracker = MLflowTracker(tracking, experiment="wrapped")
+
+    def objective(trial: optuna.Trial) -> float:  # the README flow, around a user's own code
+        trial.suggest_float("x", 0, 1)
+        raise KeyError("feature 'age' missing in this shard")
+
+    study = optuna.create_study()
+    tracker.start_study(study)
+    study.optimize(recording_failures(objective), n_trials=1, callbacks=[tracker],
+                   catch=(Exception,))  # fmt: skip
+    tracker.end_study(study)
+    assert "feature 'age' missing" in study.trials[0].user_attrs["failure"]
+    client = MlflowClient(tracking_uri=tracking)
+    experiment = client.get_experiment_by_name("wrapped")
+    tags = [r.data.tags.get("failure") for r in client.search_runs([experiment.experiment_id])]
+    assert any(t and "feature 'age' missing" in t for t in tags), tags

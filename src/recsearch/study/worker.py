@@ -179,7 +179,9 @@ class TrialRunner:
         self.surplus = False
         self._refuse(trial)
         try:
-            return self.objective(trial)
+            value = self.objective(trial)
+            _HELD.active = True  # NOTE: trained: a signal now waits until the result is stored
+            return value
         except Interrupted as exc:
             safe_record_failure(trial, "interrupted", f"{FAILURE_INTERRUPTED} ({exc})")
             raise
@@ -201,14 +203,35 @@ def _release_memory() -> None:
                 torch.cuda.empty_cache()
 
 
+class _HeldSignals:
+    """A signal that arrives between a trial's end of training and its result being stored
+    waits until it is stored (issue 14 #4): a finished trial is never turned into a failure."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pending: int | None = None
+
+    def release(self) -> int | None:
+        """Stop holding; the held signal, if one came."""
+        signum, self.pending, self.active = self.pending, None, False
+        return signum
+
+
+_HELD = _HeldSignals()
+
+
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs."""
+    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs
+    (held while a finished trial is being stored)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if _HELD.active:
+            _HELD.pending = _HELD.pending or signum
+            return
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -408,8 +431,12 @@ def run_worker(
                         "dead; its result is dropped (consider a longer --grace)",
                         file=sys.stderr,
                     )
+                finally:
+                    held = _HELD.release()
                 if not runner.surplus:
                     ran += 1
+                if held is not None:
+                    raise Interrupted(held)
         except Interrupted as exc:
             interrupted = exc.signum
             _report_interrupted(study, runner, killed)
