@@ -258,3 +258,50 @@ def test_a_wrapper_objective_that_raises_leaves_its_reason_in_mlflow(
     experiment = client.get_experiment_by_name("wrapped")
     tags = [r.data.tags.get("failure") for r in client.search_runs([experiment.experiment_id])]
     assert any(t and "feature 'age' missing" in t for t in tags), tags
+
+
+# --- #6: an unreachable tracking server is named at once; an outage never stops training ----
+
+
+def test_an_unreachable_tracking_server_is_one_line_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = _main(capsys, "run", *standin_cli_args(), "--trials", "1",
+                         "--tracking-uri", "postgresql+psycopg://u:pw@127.0.0.1:1/mlflow",
+                         "--no-progress")  # fmt: skip
+    assert code == cli.EXIT_ERROR
+    assert err.strip() == (
+        "recsearch run: error: tracking URI 'postgresql+psycopg://u:***@127.0.0.1:1/mlflow': "
+        "cannot connect to 127.0.0.1:1 (Connection refused, after at most 5 s); start the MLflow "
+        "server, or run with --tracking-uri none"
+    )
+    assert not Path("recsearch-journal.log").exists()
+
+
+def test_a_tracking_outage_mid_study_keeps_training_and_names_the_untracked_trials(
+    tmp_path: Path,
+    mlflow_template: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from _scale_support import mlflow_store
+    from mlflow.tracking import MlflowClient
+
+    tracking = mlflow_store(mlflow_template, tmp_path)
+    calls = {"n": 0}
+    real = MlflowClient.log_batch
+
+    def log_batch(self, run_id, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 2:  # the server goes away after the first trial
+            raise ConnectionError("Connection refused")
+        return real(self, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", log_batch)
+    code, out, err = _main(capsys, "run", *standin_cli_args(), "--trials", "4",
+                           "--storage", "journal:j.log", "--study", "s",
+                           "--tracking-uri", tracking, "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert "4 complete" in out
+    line = next(x for x in out.splitlines() if x.startswith("not tracked in MLflow"))
+    assert "#3" in line and "their results are in the study" in line

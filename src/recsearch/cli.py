@@ -385,8 +385,20 @@ def _print_summary(result: Any, storage_url: str) -> None:
     _print_best(study, result.settings)
     if result.settings.tracking_uri:
         print(f"runs: mlflow ui --backend-store-uri {redact(result.settings.tracking_uri)}")
+        _print_untracked(study)
     print(f"more workers: recsearch worker --study {study.study_name} --storage "
           f"{_shown_storage(storage_url)}")
+
+
+def _print_untracked(study: Any) -> None:
+    from recsearch.study.reach import untracked_trials
+
+    untracked = untracked_trials(study)
+    if untracked:
+        numbers = ", ".join(f"#{n}" for n in sorted(untracked)[:20])
+        more = f" and {len(untracked) - 20} more" if len(untracked) > 20 else ""
+        print(f"not tracked in MLflow ({untracked[min(untracked)]}): trials {numbers}{more}; "
+              "their results are in the study (recsearch best)")
 
 
 def _print_failures(failures: Sequence[tuple[str, int]]) -> None:

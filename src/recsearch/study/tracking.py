@@ -70,7 +70,12 @@ def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTrac
                      env=TRACKING_ENV)  # fmt: skip
     if uri is None or uri.lower() == "none":
         return None
+    from recsearch.study.reach import check_tracking
+    from recsearch.study.reach import quick_mlflow_retries
     from recsearch.trackers import MLflowTracker
+
+    quick_mlflow_retries()
+    check_tracking(uri)  # NOTE: once, seconds: not minutes of MLflow's retries (issue 14 #6)
 
     return MLflowTracker(uri, experiment=settings.experiment)
 

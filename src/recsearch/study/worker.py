@@ -54,6 +54,7 @@ from recsearch.study.failures import safe_record_failure
 from recsearch.study.limits import check_failure_limit
 from recsearch.study.limits import default_max_failures
 from recsearch.study.limits import restart_count
+from recsearch.study.reach import record_untracked
 from recsearch.study.settings import StudySettings
 from recsearch.study.studies import COUNTED_STATES
 from recsearch.study.studies import StudyCounts
@@ -390,6 +391,8 @@ def run_worker(
             return
         if tracker is not None:
             call_tracker(tracker, st, ft)
+            with contextlib.suppress(Exception):
+                record_untracked(st, getattr(tracker, "untracked", {}))
         if on_trial is not None:
             on_trial(st, ft)
 
