@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from _scale_support import mlflow_store
 from _scale_support import mlflow_template  # noqa: F401 - fixture
+from _scale_support import postgres_url  # noqa: F401 - fixture
 from _scale_support import standin_cli_args
 
 from recsearch import cli
@@ -112,3 +113,40 @@ def test_a_planted_password_appears_in_no_output_journal_or_mlflow_store(
     assert len(runs) >= 3  # the study's run and its trials
     for r in runs:
         assert SECRET not in repr(r.data.params) + repr(r.data.tags)
+
+
+def test_postgres_password_is_never_shown_and_workers_find_it_themselves(
+    postgres_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    """The issue's case: the `more workers:` hint printed the PostgreSQL password in full."""
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from _scale_support import fresh_database
+    from _scale_support import recsearch_cmd
+    from _scale_support import subprocess_env
+
+    url = fresh_database(postgres_url, "redact_test")
+    password = urlsplit(url).password
+    assert password
+    env = subprocess_env(RECSEARCH_TEST_TRIAL_S="0.0")
+    env.pop("RECSEARCH_STORAGE", None)
+    ran = subprocess.run(recsearch_cmd("run", *standin_cli_args(), "--trials", "3", "--workers",
+                                       "2", "--storage", url, "--study", "pg", "--tracking-uri",
+                                       "none", "--no-progress"),
+                         env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "3 complete" in ran.stdout
+    assert password not in ran.stdout + ran.stderr
+    shown = rd.redact(url)
+    assert f"--storage '{shown}'" in ran.stdout and "the password is not shown" in ran.stdout
+    # another machine: the redacted URL plus the password in ~/.pgpass (here PGPASSFILE)
+    parts = urlsplit(url)
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"{parts.hostname}:{parts.port}:*:{parts.username}:{password}\n")
+    pgpass.chmod(0o600)
+    best = subprocess.run(recsearch_cmd("best", "--study", "pg", "--storage", shown, "--json"),
+                          env={**env, "PGPASSFILE": str(pgpass)}, capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)  # fmt: skip
+    assert best.returncode == 0, best.stderr
+    assert password not in best.stdout + best.stderr
