@@ -144,7 +144,8 @@ def test_more_workers_than_cores_are_warned_about(
 ) -> None:
     from recsearch.study import launcher
 
-    study, settings = runner.create_study(**_standin_kwargs(), n_trials=10, storage="journal:j.log")
+    study, settings = runner.create_study(**_standin_kwargs(), n_trials=10,
+                                          storage="journal:j.log")  # fmt: skip
     monkeypatch.setattr(launcher, "cores", lambda: 2)
     assert launcher.cap_workers(3, study, settings) == 3
     assert "3 workers on 2 cores" in capsys.readouterr().err
@@ -228,7 +229,8 @@ def test_sigint_while_a_finished_trial_is_stored_keeps_it_complete() -> None:
     assert result.interrupted == signal.SIGINT
     study, _ = runner.load_study(study_name="s", storage="journal:j.log")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
-    assert "valid_auc" in study.trials[0].user_attrs and "failure" not in study.trials[0].user_attrs
+    attrs = study.trials[0].user_attrs
+    assert "valid_auc" in attrs and "failure" not in attrs
 
 
 def test_a_wrapper_objective_that_raises_leaves_its_reason_in_mlflow(

@@ -149,7 +149,8 @@ def test_a_real_full_disk_keeps_the_study_readable_and_a_rerun_completes(
     args = ["run", "--dataset", "_scale_support:tiny_dataset", "--space",
             "_scale_support:small_space", "--strategy", "_scale_support:random_strategy",
             "--objective", "_scale_support:SleepObjective", "--trials", "40", "--storage",
-            "journal:j.log", "--study", "s", "--tracking-uri", "none", "--no-progress"]  # fmt: skip
+            "journal:j.log", "--study", "s", "--tracking-uri", "none",
+            "--no-progress"]  # fmt: skip
     code = cli.main(args)
     err = capsys.readouterr().err
     assert code != 0 and "disk full" in err, err

@@ -24,7 +24,7 @@ SECRET = "PLANTEDs3cret"
         ("postgresql+psycopg://me:pw@db:5432/rs", "postgresql+psycopg://me:***@db:5432/rs"),
         ("postgresql://me@db/rs", "postgresql://me@db/rs"),  # a user name alone is no secret
         ("https://tok@mlflow.example.com", "https://***@mlflow.example.com"),
-        ("sqlite:////abs/s.db?password=pw&timeout=5", "sqlite:////abs/s.db?password=***&timeout=5"),
+        ("sqlite:////s.db?password=pw&timeout=5", "sqlite:////s.db?password=***&timeout=5"),
         ("http://h:5000/?api_key=k&Token=t&x=1", "http://h:5000/?api_key=***&Token=***&x=1"),
         ("sqlite:////abs/s.db", "sqlite:////abs/s.db"),
         ("journal:/data/j.log", "journal:/data/j.log"),
@@ -134,7 +134,8 @@ def test_postgres_password_is_never_shown_and_workers_find_it_themselves(
     ran = subprocess.run(recsearch_cmd("run", *standin_cli_args(), "--trials", "3", "--workers",
                                        "2", "--storage", url, "--study", "pg", "--tracking-uri",
                                        "none", "--no-progress"),
-                         env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+                         env=env, capture_output=True, text=True, cwd=tmp_path,
+                         timeout=300)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "3 complete" in ran.stdout
     assert password not in ran.stdout + ran.stderr

@@ -54,13 +54,16 @@ def read_only_mount(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("storage", ["sqlite:///{}/s.db", "journal:{}/s.log"])
 def test_a_study_on_a_read_only_file_system_says_so(
-    storage: str, read_only_mount, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    storage: str,
+    read_only_mount,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     where, read_only = read_only_mount
     made = where.parent / "made"
     made.mkdir()
     assert cli.main(["create", *standin_cli_args(), "--trials", "2", "--storage",
-                     storage.format(made), "--study", "s", "--tracking-uri", "none"]) == 0  # fmt: skip
+                     storage.format(made), "--study", "s", "--tracking-uri",
+                     "none"]) == 0  # fmt: skip
     capsys.readouterr()
     for f in made.iterdir():
         shutil.copy(f, where / f.name)  # NOTE: no file open there, so it can be remounted

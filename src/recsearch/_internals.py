@@ -1,8 +1,9 @@
 """What recsearch takes from its dependencies' internals, one section per hook.
 
-Every name used here that is not a dependency's public API is checked by
-a test (``tests/test_journal_repair.py`` for the journal), which fails with a message naming the hook when an upgrade changes
-it. Nothing else in recsearch should reach into a dependency's private names.
+Every name used here that is not a dependency's public API is checked by a test
+(``tests/test_journal_repair.py`` for the journal), which fails with a message naming the hook
+when an upgrade changes it. Nothing else in recsearch should reach into a dependency's private
+names.
 
 Sections:
 

@@ -160,8 +160,9 @@ def usable_url(url: str | None, *, env: str) -> str | None:
     """The URL to connect with, given one that may be redacted (read from stored settings).
 
     A URL with no masked secret is returned as it is. A redacted one is replaced by the real URL
-    this process was given (:func:`remember`), else by the environment variable ``env`` when that holds a URL whose redacted form it is, else it loses
-    its masked parts (see the module docstring for where the password then comes from).
+    this process was given (:func:`remember`), else by the environment variable ``env`` when
+    that holds a URL whose redacted form it is, else it loses its masked parts (see the module
+    docstring for where the password then comes from).
 
     Example:
         >>> usable_url("postgresql://me:***@db/rs", env="NO_SUCH_VARIABLE")

@@ -29,7 +29,8 @@ from recsearch.errors import InvalidParameterError
 SplitKind = Literal["random", "temporal"]
 
 NUMERIC_FILL_HINT = (
-    "pass numeric_fill=VALUE to fill missing numbers instead (e.g. --dataset-option numeric_fill=0)"
+    "pass numeric_fill=VALUE to fill missing numbers instead "
+    "(e.g. --dataset-option numeric_fill=0)"
 )
 """The one rule for a numeric field without a number (an empty CSV field, the text ``NaN``, a
 Parquet null or float NaN, a NaN in a frame): refused, unless ``numeric_fill`` gives its value."""

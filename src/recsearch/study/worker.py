@@ -428,7 +428,8 @@ def run_worker(
                     # counts; anything else is a real storage problem.
                     current = runner.current
                     if current is None or not _finished_elsewhere(study, current):
-                        raise unmask_tell_error(exc, getattr(store, "recsearch_url", None)) from None
+                        url = getattr(store, "recsearch_url", None)
+                        raise unmask_tell_error(exc, url) from None
                     print(
                         f"recsearch: trial {current.number} was failed by another worker as "
                         "dead; its result is dropped (consider a longer --grace)",
