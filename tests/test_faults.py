@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+
 from _scale_support import mlflow_template  # noqa: F401 - fixture
 from _scale_support import standin_cli_args
-
 from recsearch import cli
 from recsearch import runner
 from recsearch.errors import InvalidParameterError
@@ -165,7 +165,6 @@ def test_hostile_settings_run_nothing(tmp_path: Path) -> None:
 
     from _scale_support import recsearch_cmd
     from _scale_support import subprocess_env
-
     from recsearch.study.settings import STUDY_ATTR
 
     study, _ = runner.create_study(**_standin_kwargs(), n_trials=2, storage="journal:j.log",
@@ -237,9 +236,9 @@ def test_a_wrapper_objective_that_raises_leaves_its_reason_in_mlflow(
     tmp_path: Path, mlflow_template: Path  # noqa: F811
 ) -> None:
     import optuna
-    from _scale_support import mlflow_store
     from mlflow.tracking import MlflowClient
 
+    from _scale_support import mlflow_store
     from recsearch.study.failures import recording_failures
     from recsearch.trackers import MLflowTracker
 
@@ -286,8 +285,9 @@ def test_a_tracking_outage_mid_study_keeps_training_and_names_the_untracked_tria
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from _scale_support import mlflow_store
     from mlflow.tracking import MlflowClient
+
+    from _scale_support import mlflow_store
 
     tracking = mlflow_store(mlflow_template, tmp_path)
     calls = {"n": 0}

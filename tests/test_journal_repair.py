@@ -9,10 +9,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from _faults_support import tmpfs
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from _faults_support import tmpfs
 from recsearch import _internals
 from recsearch import cli
 from recsearch.errors import StorageError

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from _scale_support import mlflow_store
 from _scale_support import mlflow_template  # noqa: F401 - fixture
 from _scale_support import postgres_url  # noqa: F401 - fixture
 from _scale_support import standin_cli_args
-
 from recsearch import cli
 from recsearch import redact as rd
 from recsearch import runner

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+
 from _faults_support import remount_read_only
 from _faults_support import tmpfs
 from _scale_support import standin_cli_args
-
 from recsearch import cli
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -238,10 +238,10 @@ OPTUNA_MASK = "Should not reach."
 
 
 def unmask_tell_error(exc: BaseException, url: str | None = None) -> BaseException:
-    """The error Optuna's ``Should not reach.`` assertion hid (a full disk, a lost database),
-    explained by :func:`explain_storage_error` where it is a database's.
+    """The error Optuna's ``Should not reach.`` assertion hid (a full disk, a lost database).
 
-    Returns ``exc`` itself when it is not that assertion or hides nothing.
+    Explained by :func:`explain_storage_error` where it is a database's. Returns ``exc``
+    itself when it is not that assertion or hides nothing.
     """
     if isinstance(exc, AssertionError) and str(exc) == OPTUNA_MASK:
         hidden = exc.__context__

@@ -205,8 +205,11 @@ def _release_memory() -> None:
 
 
 class _HeldSignals:
-    """A signal that arrives between a trial's end of training and its result being stored
-    waits until it is stored (issue 14 #4): a finished trial is never turned into a failure."""
+    """Signals held while a finished trial's result is being stored.
+
+    A signal that arrives between a trial's end of training and its stored result waits until it
+    is stored (issue 14 #4): a finished trial is never turned into a failure.
+    """
 
     def __init__(self) -> None:
         self.active = False
@@ -223,8 +226,10 @@ _HELD = _HeldSignals()
 
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs
-    (held while a finished trial is being stored)."""
+    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs.
+
+    They are held while a finished trial is being stored (:class:`_HeldSignals`).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -307,9 +307,12 @@ class MLflowTracker:
             return str(found.experiment_id)
 
     def _safe(self, what: str, fn: Callable[[], Any], *, trial: int | None = None) -> Any:
-        """Run ``fn``; an outage is logged once, then MLflow is left alone for
-        :data:`OUTAGE_PAUSE_S` seconds so training goes on at full speed, and the trials whose
-        runs missed something are kept in ``untracked`` (trial number -> reason)."""
+        """Run ``fn``; a tracking outage never fails a trial nor slows it down.
+
+        An outage is logged once, then trial updates leave MLflow alone for
+        :data:`OUTAGE_PAUSE_S` seconds so training goes on at full speed; the trials whose runs
+        missed something are kept in ``untracked`` (trial number -> reason).
+        """
         if trial is not None and time.monotonic() < self._outage_until:
             self.untracked.setdefault(trial, "MLflow was unreachable")
             return None
