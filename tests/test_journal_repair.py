@@ -145,10 +145,10 @@ def test_a_real_full_disk_keeps_the_study_readable_and_a_rerun_completes(
     monkeypatch.setenv("RECSEARCH_TEST_TRIAL_S", "0.0")
     monkeypatch.chdir(tiny_tmpfs)
     filler = tiny_tmpfs / "filler"
-    filler.write_bytes(b"x" * (200 * 1024))  # leave a few KiB: the study fills them
+    filler.write_bytes(b"x" * (240 * 1024))  # leave 16 KiB: about 9 trials fill them
     args = ["run", "--dataset", "_scale_support:tiny_dataset", "--space",
             "_scale_support:small_space", "--strategy", "_scale_support:random_strategy",
-            "--objective", "_scale_support:SleepObjective", "--trials", "40", "--storage",
+            "--objective", "_scale_support:SleepObjective", "--trials", "15", "--storage",
             "journal:j.log", "--study", "s", "--tracking-uri", "none",
             "--no-progress"]  # fmt: skip
     code = cli.main(args)
@@ -160,7 +160,7 @@ def test_a_real_full_disk_keeps_the_study_readable_and_a_rerun_completes(
     code = cli.main(args)
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "40 complete" in out
-    assert len(_study(tiny_tmpfs / "j.log").get_trials(states=(TrialState.COMPLETE,))) == 40
-    assert done < 40
+    assert "15 complete" in out
+    assert len(_study(tiny_tmpfs / "j.log").get_trials(states=(TrialState.COMPLETE,))) == 15
+    assert done < 15
     assert cli.main(["best", "--study", "s", "--storage", "journal:j.log", "--json"]) == 0
