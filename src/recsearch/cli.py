@@ -22,6 +22,10 @@ from recsearch._console import ProgressBar as _ProgressBar
 from recsearch._console import print_best as _print_best
 from recsearch._console import print_failures as _print_failures
 from recsearch._console import print_summary as _print_summary
+from recsearch._console import shown_storage as _shown_storage
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact
+from recsearch.redact import redact_text
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -56,6 +60,8 @@ example:
 
 The worker reads data set, space, strategy, budget and seed from the study (written by
 `recsearch create` or `recsearch run`) and runs trials until the study holds its target.
+A study never stores a password: the worker takes it from its own --storage/--tracking-uri,
+from $RECSEARCH_STORAGE / $MLFLOW_TRACKING_URI, or (PostgreSQL) from ~/.pgpass.
 """
 
 _COMPARE_EXAMPLE = """\
@@ -99,14 +105,27 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _add_fault_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-failures", type=_count, default=None,
+                   help="stop the study after this many consecutive failed trials "
+                   "(default: max(10, trials); 0: never)")  # fmt: skip
+
+
+def _int_at_least(low: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_count = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text: str) -> float:
@@ -114,8 +133,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
 
 
@@ -172,8 +191,9 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
     p.add_argument("--objective", default="ctr", help=argparse.SUPPRESS)
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (default: journal file ./recsearch-journal.log)")
+    p.add_argument("--storage", default=os.environ.get(STORAGE_ENV),
+                   help="Optuna storage URL (default: $RECSEARCH_STORAGE, else the journal file "
+                   "./recsearch-journal.log)")
     p.add_argument("--study", default=None, help="study name (default: derived from settings)")
     p.add_argument("--tracking-uri", default="default",
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
@@ -203,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_device(p)
+    _add_fault_options(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -213,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--study", help="the study to join")
     which.add_argument("--comparison", help="join every study of this `recsearch compare`")
-    p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="run at most this many trials in this worker")  # fmt: skip
     p.add_argument("--worker-index", type=int, default=None,
@@ -231,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     _add_device(p, per_gpu=False)
+    _add_fault_options(p)
+    p.add_argument("--allow-callable", action="append", default=[], metavar="MODULE:CALLABLE",
+                   help="let this worker import a module:callable the study names (repeatable; "
+                   "or list them in $RECSEARCH_ALLOW_CALLABLES); others are refused")  # fmt: skip
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -256,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
                        formatter_class=fmt)  # fmt: skip
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True)
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
@@ -322,6 +349,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             device=args.device,
             workers_per_gpu=args.workers_per_gpu,
+            max_failures=args.max_failures,
             **_create_kwargs(args),
         )
     finally:
@@ -349,7 +377,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
-    print(f"start workers: recsearch worker --study {study.study_name} --storage {url}")
+    print(f"start workers: recsearch worker --study {study.study_name} --storage "
+          f"{_shown_storage(url)}")
     return 0
 
 
@@ -368,6 +397,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    from recsearch.study.callables import allow
+
+    allow(*args.allow_callable)
     if args.comparison is not None:
         return _join_comparison(args, options)
     result = runner.run_worker(
@@ -383,6 +415,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         dataset_options=options,
         on_trial=on_trial,
         device=args.device,
+        max_failures=args.max_failures,
     )
     if not args.quiet:
         c = result.counts
@@ -450,7 +483,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "sqlite:///mlflow.db"
         )
         run_id = report.mlflow_run_id
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
+        print(f"runs: mlflow ui --backend-store-uri {redact(uri)}  (comparison run {run_id})")
     return 0
 
 
@@ -564,6 +597,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
         if os.environ.get("RECSEARCH_DEBUG"):
             raise
+        from recsearch._internals import explain_storage_error
+
+        explained = explain_storage_error(exc, getattr(args, "storage", None))
+        if explained is not None:
+            print(f"recsearch {args.command}: error: {_one_line(explained)}", file=sys.stderr)
+            return EXIT_ERROR
         print(
             f"recsearch {args.command}: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
             " (set RECSEARCH_DEBUG=1 for the traceback)",
@@ -574,7 +613,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines)[:500] if lines else type(exc).__name__
+    return redact_text(" ".join(lines))[:500] if lines else type(exc).__name__
+
+
+def _storage_required() -> dict[str, Any]:
+    env = os.environ.get(STORAGE_ENV)
+    return {"default": env} if env else {"required": True}
+
 
 
 if __name__ == "__main__":

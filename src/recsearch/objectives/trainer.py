@@ -72,13 +72,15 @@ class Budget:
     eval_every: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.epochs is not None and not self.epochs > 0:
+        if self.epochs is not None and not 0 < self.epochs < math.inf:
             raise InvalidParameterError(
-                f"The 'epochs' parameter of Budget must be > 0. Got {self.epochs!r} instead."
+                f"The 'epochs' parameter of Budget must be a finite number > 0. "
+                f"Got {self.epochs!r} instead."
             )
-        if self.rows is not None and not self.rows > 0:
+        if self.rows is not None and not 0 < self.rows < math.inf:
             raise InvalidParameterError(
-                f"The 'rows' parameter of Budget must be > 0. Got {self.rows!r} instead."
+                f"The 'rows' parameter of Budget must be a finite number > 0. "
+                f"Got {self.rows!r} instead."
             )
         if not self.eval_every > 0:
             raise InvalidParameterError(

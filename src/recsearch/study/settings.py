@@ -22,6 +22,7 @@ from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
+from recsearch.redact import remember
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -127,6 +128,7 @@ class StudySettings:
         out = dataclasses.asdict(self)
         for key in ("dataset_options", "strategy_options", "kind_options", "schema"):
             out[key] = dict(getattr(self, key))
+        out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
 
     @classmethod
@@ -259,16 +261,19 @@ def make_settings(**fields: Any) -> StudySettings:
         InvalidParameterError: A count, budget, metric or kind out of range.
     """
     from recsearch import __version__
+    from recsearch.study.callables import allow
 
     values: dict[str, Any] = {"tracking_uri": "default", **fields}
     n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
     budget_total = values.get("budget_total")
     metric, kind = values.get("metric", "auc"), values.get("kind", "search")
+    allow(values["dataset"], values["space"], values["strategy"], values.get("objective"))
+    # NOTE: named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
-    if not budget_epochs > 0:
+    if not 0 < budget_epochs < float("inf"):
         raise InvalidParameterError(
-            f"The 'budget_epochs' parameter must be > 0. Got {budget_epochs!r}."
+            f"The 'budget_epochs' parameter must be a finite number > 0. Got {budget_epochs!r}."
         )
     if budget_total is not None and not budget_total > 0:
         raise InvalidParameterError(
