@@ -8,8 +8,16 @@ One call of :class:`CTRObjective` on a trial:
    ``trial.report(value, step)`` with ``step`` the 1-based evaluation index, then
    ``trial.should_prune()`` (single-objective studies only: Optuna has no pruning for
    multi-objective studies);
-4. the user attributes of :mod:`recsearch.hooks` (metrics, ``cost.*``, ``epochs``, ``spec``,
-   ``failure``) and the hooks' callbacks.
+4. the user attributes of :mod:`recsearch.hooks` (validation metrics, ``cost.*``, ``epochs``,
+   ``spec``, ``failure``), the resolved recipe (``recipe.batch_size``, ``recipe.lr``), the
+   per-trial times (``time.build_s``, ``time.first_step_s``, ``time.train_s``) and the hooks'
+   callbacks.
+
+A search trial never reads the test split: test metrics come from the retrain stage
+(:func:`recsearch.objectives.objective.CTRObjective.evaluate` with ``evaluate_test=True``).
+Training stops early, and keeps its best weights, by the search metric. Latency is measured
+once per distinct architecture (the spec without its training settings) and cached on the
+objective; ``latency="always"`` measures every trial, ``"never"`` records NaN.
 
 A failure of any step sets the ``failure`` user attribute (``"<ErrorType>: <message>"``) and
 re-raises, so Optuna records the trial as FAIL; run the study with ``catch=(Exception,)`` to go
@@ -19,6 +27,7 @@ on. A pruned trial records ``epochs`` (the epoch-equivalents it consumed) before
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -53,6 +62,11 @@ if TYPE_CHECKING:
 
 __all__ = ["COST_MEASURES", "DEFAULT_BUDGET", "METRICS", "CTRObjective"]
 
+USER_ATTR_BATCH = "recipe.batch_size"
+USER_ATTR_LR = "recipe.lr"
+USER_ATTR_TIMES = {"build": "time.build_s", "first_step": "time.first_step_s",
+                   "train": "time.train_s"}
+
 _log = logging.getLogger(__name__)
 
 Metric = Literal["auc", "logloss"]
@@ -60,7 +74,8 @@ CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms"]
 METRICS: dict[str, str] = {"auc": "maximize", "logloss": "minimize"}
 COST_MEASURES: tuple[str, ...] = ("params", "embedding_bytes", "flops", "latency_ms")
 DEFAULT_BUDGET = Budget(epochs=1.0, eval_every=0.25)
-"""One epoch, evaluated (and reported to the pruner) four times."""
+"""One epoch, evaluated (and reported to the pruner) four times, with the default
+:class:`~recsearch.objectives.recipe.Recipe` (at least 100 optimizer steps)."""
 
 
 class CTRObjective:
@@ -79,6 +94,8 @@ class CTRObjective:
         base: Spec supplying what the space does not search (see ``recsearch.spaces.decode``).
         hooks: :class:`~recsearch.hooks.ObjectiveHook` objects (trackers) told of each trial.
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
+        latency: ``cached``: measure inference latency once per distinct architecture;
+            ``always``: every trial; ``never``: record NaN.
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -102,6 +119,7 @@ class CTRObjective:
         base: ModelSpec | None = None,
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
+        latency: Literal["cached", "always", "never"] = "cached",
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -113,6 +131,7 @@ class CTRObjective:
         self.base = base
         self.hooks = hooks
         self.memory_cap = memory_cap
+        self.latency = latency
 
     # -- configuration ---------------------------------------------------------------------
     def _check(self) -> None:
@@ -125,6 +144,11 @@ class CTRObjective:
             raise InvalidParameterError(
                 f"The 'cost' parameter of CTRObjective must be None or a str among "
                 f"{COST_MEASURES}. Got {self.cost!r} instead."
+            )
+        if self.latency not in ("cached", "always", "never"):
+            raise InvalidParameterError(
+                "The 'latency' parameter of CTRObjective must be a str among "
+                f"('cached', 'always', 'never'). Got {self.latency!r} instead."
             )
         if not isinstance(self.dataset, Dataset):
             raise InvalidParameterError(
@@ -189,27 +213,36 @@ class CTRObjective:
         budget: Budget | float | None = None,
         *,
         report: Callable[[float, float, float], None] | None = None,
+        seed: int | None = None,
+        evaluate_test: bool = False,
     ) -> TrainResult:
-        """Decode and train one configuration outside Optuna.
+        """Decode and train one configuration outside a search (the retrain stage's call).
 
         Args:
-            config: A configuration of :attr:`space`.
+            config: A configuration of :attr:`space` (or a mapping of its parameters).
             budget: Overrides the objective's budget.
             report: Passed to the trainer (``report(step, valid_auc, valid_logloss)``).
+            seed: Overrides the objective's training seed.
+            evaluate_test: Score the test split with the best weights (``test_auc`` and
+                ``test_logloss`` in ``result.metrics()``); a search never does.
 
         Returns:
             The trainer's result.
         """
         self._check()
+        if not isinstance(config, Configuration):
+            config = Configuration(self.space, values=dict(config))
         spec = decode(config, self.dataset.schema, base=self.base)
         return train(
             spec,
             self.dataset,
             self._budget(budget),
             device=self.device,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
             report=report,
             memory_cap=self.memory_cap,
+            monitor=self.metric,
+            evaluate_test=evaluate_test,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -263,6 +296,8 @@ class CTRObjective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at evaluation {index} ({key}={value:.5f})")
 
+        arch = _architecture(spec)
+        cached = self._latencies.get(arch) if self.latency == "cached" else None
         result = train(
             spec,
             dataset,
@@ -271,12 +306,29 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
+            measure=self.latency == "always" or (self.latency == "cached" and cached is None),
+            monitor=self.metric,
         )
+        if self.latency == "cached":
+            if cached is None:
+                self._latencies[arch] = result.cost.latency_ms_per_1000
+            else:
+                result = dataclasses.replace(
+                    result, cost=dataclasses.replace(result.cost, latency_ms_per_1000=cached)
+                )
         state["epochs"] = float(result.epochs_run) * fraction
         metrics = result.metrics()
         state["metrics"] = metrics
         for name, value in metrics.items():
             trial.set_user_attr(name, float(value))
+        if result.plan is not None:
+            trial.set_user_attr(USER_ATTR_BATCH, result.plan.batch_size)
+            trial.set_user_attr(USER_ATTR_LR, result.plan.lr)
+        times = {"build": result.build_seconds, "first_step": result.first_step_seconds,
+                 "train": result.train_seconds}
+        for name, seconds in times.items():
+            if math.isfinite(seconds):
+                trial.set_user_attr(USER_ATTR_TIMES[name], round(float(seconds), 6))
         costs = result.cost.as_dict()
         for name, value in costs.items():
             trial.set_user_attr(f"{COST_PREFIX}{name}", float(value))
@@ -289,9 +341,23 @@ class CTRObjective:
             return value, float(costs[self.cost])
         return value
 
+    @property
+    def _latencies(self) -> dict[str, float]:
+        cache = self.__dict__.get("_latency_cache")
+        if cache is None:
+            cache = self.__dict__["_latency_cache"] = {}
+        return cache
+
     def __repr__(self) -> str:
         return (
             f"CTRObjective(dataset={getattr(self.dataset, 'name', '?')!r}, "
             f"space={len(self.space)} hyperparameters, metric={self.metric!r}, "
             f"budget={self.budget!r}, cost={self.cost!r})"
         )
+
+
+def _architecture(spec: ModelSpec) -> str:
+    """A key equal for specs that build the same network (training settings left out)."""
+    from recsearch.spec import TrainingSpec
+
+    return json.dumps(spec.replace(training=TrainingSpec(), name="").to_dict(), sort_keys=True)

@@ -229,9 +229,10 @@ def _loss(config: Configuration, base: LossSpec) -> LossSpec:
 
 
 def _training(config: Configuration, base: TrainingSpec) -> TrainingSpec:
+    lr = _get(config, "train.lr", base.lr)
     return TrainingSpec(
         optimizer=_get(config, "train.optimizer", base.optimizer),
-        lr=float(_get(config, "train.lr", base.lr)),
+        lr=None if lr is None else float(lr),
         momentum=float(_get(config, "train.momentum", base.momentum)),
         embedding_weight_decay=float(
             _get(config, "train.embedding_weight_decay", base.embedding_weight_decay)
@@ -243,6 +244,7 @@ def _training(config: Configuration, base: TrainingSpec) -> TrainingSpec:
         epochs=base.epochs,
         patience=base.patience,
         grad_clip=base.grad_clip,
+        mixed_precision=base.mixed_precision,
     )
 
 
