@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+from typing import get_args
 
 import numpy as np
 import optuna
@@ -70,9 +71,9 @@ USER_ATTR_TIMES = {"build": "time.build_s", "first_step": "time.first_step_s",
 _log = logging.getLogger(__name__)
 
 Metric = Literal["auc", "logloss"]
-CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms"]
+CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms", "embedding_nonzero"]
 METRICS: dict[str, str] = {"auc": "maximize", "logloss": "minimize"}
-COST_MEASURES: tuple[str, ...] = ("params", "embedding_bytes", "flops", "latency_ms")
+COST_MEASURES: tuple[str, ...] = get_args(CostMeasure)
 DEFAULT_BUDGET = Budget(epochs=1.0, eval_every=0.25)
 """One epoch, evaluated (and reported to the pruner) four times, with the default
 :class:`~recsearch.objectives.recipe.Recipe` (at least 100 optimizer steps)."""

@@ -37,6 +37,7 @@ from recsearch.objectives.batching import take
 from recsearch.objectives.batching import to_device
 from recsearch.objectives.cost import Cost
 from recsearch.objectives.cost import measure_latency
+from recsearch.objectives.cost import nonzero_embedding_params
 from recsearch.objectives.cost import parameter_count
 from recsearch.objectives.cost import training_bytes
 from recsearch.objectives.evaluation import Monitor
@@ -472,7 +473,10 @@ def train(
     latency = math.nan
     if measure and n_valid:
         latency = measure_latency(model, take(valid_data, slice(0, LATENCY_ROWS)))
-    cost = Cost(parameter_count(model), model.plan.embedding_bytes, model.plan.flops, latency)
+    cost = Cost(
+        parameter_count(model), model.plan.embedding_bytes, model.plan.flops, latency,
+        nonzero_embedding_params(model),
+    )
     return TrainResult(
         valid_auc=best.best_auc,
         valid_logloss=best.best_logloss,
