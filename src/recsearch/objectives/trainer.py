@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Literal
 
@@ -102,6 +103,7 @@ class TrainResult:
         build_seconds: Wall time to build the model and its optimizer and move the splits.
         first_step_seconds: Wall time of the first optimizer step (warm-up of the kernels).
         tested: Whether the test split was evaluated.
+        model: The trained model with the best weights (only when ``keep_model``).
 
     Example:
         >>> result = train(baseline("fm"), dataset, 1.0)  # doctest: +SKIP
@@ -124,6 +126,7 @@ class TrainResult:
     build_seconds: float = math.nan
     first_step_seconds: float = math.nan
     tested: bool = False
+    model: CTRModel | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
         """The final metrics under the user-attribute names of :mod:`recsearch.hooks` (the test
@@ -369,6 +372,7 @@ def train(
     measure: bool = True,
     monitor: Monitored = "auc",
     evaluate_test: bool = False,
+    keep_model: bool = False,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
 
@@ -388,6 +392,8 @@ def train(
         monitor: The validation metric that picks the best evaluation and stops early (the
             search metric).
         evaluate_test: Score the test split with the best weights (the retrain stage only).
+        keep_model: Return the trained model (best weights) in ``TrainResult.model`` (the
+            retrain stage deploys it).
 
     Returns:
         The metrics at the best evaluation, the history, the cost and the resolved plan.
@@ -493,6 +499,7 @@ def train(
         build_seconds=build_seconds,
         first_step_seconds=first_step,
         tested=evaluate_test,
+        model=model.eval() if keep_model else None,
     )
 
 def batch_of(split: Split, device: str | torch.device = "cpu") -> Batch:
