@@ -21,6 +21,7 @@ from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
+from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 
@@ -45,6 +46,7 @@ PresetName = Literal[
     "fives",
     "autopi",
     "pep",
+    "autodis",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -168,6 +170,11 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         "PEP: learnable soft thresholds prune the embeddings (granularity, initial threshold).",
         lambda s: {"pep": mb._pruning_items("pep.", granularities=PRUNE_GRANULARITIES,
                                             inits=mb.PEP_INITS)},
+    ),
+    "autodis": (
+        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
+        lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
+                                            buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
     ),
 }
 
