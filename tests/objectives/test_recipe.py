@@ -151,3 +151,28 @@ def test_latency_is_measured_once_per_architecture(monkeypatch) -> None:
     assert len(calls) == 1
     latencies = {t.user_attrs["cost.latency_ms"] for t in study.trials}
     assert len(latencies) == 1 and math.isfinite(latencies.pop())
+
+
+def test_a_search_study_stores_its_recipe_and_its_workers_use_it() -> None:
+    import dataclasses
+
+    from recsearch.spaces import preset
+    from recsearch.study.components import build_objective
+    from recsearch.study.settings import StudySettings
+    from recsearch.study.settings import make_settings
+
+    settings = make_settings(dataset="synthetic", space="hpo", strategy="random", n_trials=2,
+                             tracking_uri=None)
+    assert settings.recipe == Recipe().to_dict() and "recipe" in settings.identity()
+    with pytest.raises(InvalidParameterError, match="finite"):
+        make_settings(dataset="synthetic", space="hpo", strategy="random", n_trials=2,
+                      budget_epochs=math.inf, tracking_uri=None)
+    ds = synthetic(300, n_categorical=3, max_vocab=10, seed=0)
+    space = preset("hpo", ds.schema)
+    stored = dataclasses.replace(settings, recipe=Recipe(min_steps=7).to_dict())
+    objective = build_objective(stored, ds, space)
+    assert objective._budget().recipe == Recipe(min_steps=7)
+    assert objective._budget().epochs == settings.budget_epochs
+    # a study stored before the recipe field: the code's default recipe
+    old = StudySettings.from_dict({k: v for k, v in settings.to_dict().items() if k != "recipe"})
+    assert build_objective(old, ds, space)._budget().recipe == Recipe()

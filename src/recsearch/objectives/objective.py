@@ -32,6 +32,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
@@ -53,6 +54,7 @@ from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
+from recsearch.objectives.recipe import Recipe
 from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
@@ -97,6 +99,8 @@ class CTRObjective:
         base: Spec supplying what the space does not search (see ``recsearch.spaces.decode``).
         hooks: :class:`~recsearch.hooks.ObjectiveHook` objects (trackers) told of each trial.
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
+        recipe: The training recipe (a :class:`~recsearch.objectives.recipe.Recipe` or its
+            ``to_dict()``, as a study's settings store it); replaces the budget's.
         latency: ``cached``: measure inference latency once per distinct architecture;
             ``always``: every trial; ``never``: record NaN.
 
@@ -122,6 +126,7 @@ class CTRObjective:
         base: ModelSpec | None = None,
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
+        recipe: Recipe | Mapping[str, Any] | None = None,
         latency: Literal["cached", "always", "never"] = "cached",
     ) -> None:
         self.dataset = dataset
@@ -134,6 +139,7 @@ class CTRObjective:
         self.base = base
         self.hooks = hooks
         self.memory_cap = memory_cap
+        self.recipe = recipe
         self.latency = latency
 
     # -- configuration ---------------------------------------------------------------------
@@ -181,15 +187,20 @@ class CTRObjective:
     def _budget(self, override: Budget | float | None = None) -> Budget:
         budget = self.budget if override is None else override
         if budget is None:
-            return DEFAULT_BUDGET
-        if isinstance(budget, Budget):
+            budget = DEFAULT_BUDGET
+        elif isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+            budget = Budget(epochs=float(budget), eval_every=DEFAULT_BUDGET.eval_every)
+        elif not isinstance(budget, Budget):
+            raise InvalidParameterError(
+                "The 'budget' parameter of CTRObjective must be a Budget, a positive number of "
+                f"epochs or None. Got {budget!r} instead."
+            )
+        if self.recipe is None:
             return budget
-        if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
-            return Budget(epochs=float(budget), eval_every=DEFAULT_BUDGET.eval_every)
-        raise InvalidParameterError(
-            "The 'budget' parameter of CTRObjective must be a Budget, a positive number of "
-            f"epochs or None. Got {budget!r} instead."
-        )
+        recipe = self.recipe
+        if not isinstance(recipe, Recipe):
+            recipe = Recipe.from_dict(recipe)
+        return dataclasses.replace(budget, recipe=recipe)
 
     def _subsample(self, fidelity: Any) -> tuple[Dataset, float]:
         if fidelity is None:

@@ -52,7 +52,9 @@ METRICS: tuple[str, ...] = get_args(MetricName)
 
 # NOTE: fields added after studies were stored. Left out of the identity while they hold their
 # default, so an old study keeps its name and resumes under the same command.
-_LATE_DEFAULTS: dict[str, Any] = {"kind": "search", "kind_options": {}, "budget_total": None}
+_LATE_DEFAULTS: dict[str, Any] = {
+    "kind": "search", "kind_options": {}, "budget_total": None, "recipe": {},
+}
 _NOT_IDENTITY = ("tracking_uri", "experiment", "version", "schema_fingerprint", "schema")
 
 
@@ -82,6 +84,9 @@ class StudySettings:
         kind_options: Kind-specific JSON (retrain cells, fidelity budgets).
         budget_total: Stop once the finished trials' epoch-equivalents reach it (a comparison
             cell); ``None``: only ``n_trials`` counts.
+        recipe: :meth:`recsearch.objectives.recipe.Recipe.to_dict` of the training recipe a
+            search's trials use (identity: a resumed study never mixes recipes); ``{}`` in
+            studies made before it: the code's default recipe.
         schema_fingerprint: :func:`schema_fingerprint` of the data set at creation.
         schema: :func:`schema_record` of the data set at creation (names a mismatch).
         tracking_uri: MLflow tracking URI, or ``None`` for no tracking.
@@ -110,6 +115,7 @@ class StudySettings:
     kind: StudyKind = "search"
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     budget_total: float | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
     schema_fingerprint: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
@@ -124,7 +130,7 @@ class StudySettings:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         out = dataclasses.asdict(self)
-        for key in ("dataset_options", "strategy_options", "kind_options", "schema"):
+        for key in ("dataset_options", "strategy_options", "kind_options", "schema", "recipe"):
             out[key] = dict(getattr(self, key))
         return json.loads(json.dumps(out, default=str))
 
@@ -136,7 +142,7 @@ class StudySettings:
         """
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("kind", "kind_options", "schema"):
+        for key in ("kind", "kind_options", "schema", "recipe"):
             if kept.get(key) is None:
                 kept.pop(key, None)
         return cls(**kept)
@@ -273,12 +279,13 @@ def make_settings(
         InvalidParameterError: A count, budget, metric or kind out of range.
     """
     from recsearch import __version__
+    from recsearch.objectives.recipe import Recipe
 
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
-    if not budget_epochs > 0:
+    if not 0 < budget_epochs < float("inf"):
         raise InvalidParameterError(
-            f"The 'budget_epochs' parameter must be > 0. Got {budget_epochs!r}."
+            f"The 'budget_epochs' parameter must be a finite number > 0. Got {budget_epochs!r}."
         )
     if budget_total is not None and not budget_total > 0:
         raise InvalidParameterError(
@@ -311,6 +318,7 @@ def make_settings(
         kind=kind,
         kind_options=json.loads(json.dumps(dict(kind_options or {}), default=str)),
         budget_total=None if budget_total is None else float(budget_total),
+        recipe=Recipe().to_dict() if kind == "search" else {},
         tracking_uri=tracking_uri,
         experiment=experiment,
         version=__version__,
