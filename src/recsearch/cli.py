@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", required=True)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
+    _add_dataset(p)
+    from recsearch.study import fidelity
+
+    fidelity.add_arguments(p)
+
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
                    formatter_class=fmt)  # fmt: skip
     sub.add_parser("strategies", help="list the search strategies", epilog=_STRATEGIES_EXAMPLE,
@@ -524,6 +530,12 @@ def _listing(kind: str) -> dict[str, str]:
     return dict(strategies.available())
 
 
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from recsearch.study import fidelity
+
+    return fidelity.run_from_args(args, _dataset_options(args))
+
+
 def _cmd_list(kind: str) -> int:
     table = _listing(kind)
     width = max((len(k) for k in table), default=0)
@@ -554,6 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": _cmd_worker,
         "compare": _cmd_compare,
         "best": _cmd_best,
+        "fidelity": _cmd_fidelity,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }
