@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import KW_ONLY
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ def _cells(options: Mapping[str, Any]) -> list[tuple[int, float, bool]]:
     ]
 
 
+@dataclass
 class FidelityObjective:
     """The objective of a fidelity study: trains the trial's (configuration, budget) cell.
 
@@ -73,28 +75,16 @@ class FidelityObjective:
         >>> objective = FidelityObjective(dataset, space, settings=settings)  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        dataset: Dataset,
-        space: ConfigurationSpace,
-        *,
-        metric: str = "auc",
-        budget: float | None = None,
-        seed: int = 0,
-        hooks: Sequence[Any] = (),
-        settings: StudySettings | None = None,
-        cost: str | None = None,
-        device: str = "auto",
-    ) -> None:
-        self.dataset = dataset
-        self.space = space
-        self.metric = metric
-        self.budget = budget
-        self.seed = seed
-        self.hooks = hooks
-        self.settings = settings
-        self.cost = cost
-        self.device = device
+    dataset: Dataset
+    space: ConfigurationSpace
+    _: KW_ONLY
+    metric: str = "auc"
+    budget: float | None = None
+    seed: int = 0
+    hooks: Sequence[Any] = ()
+    settings: StudySettings | None = None
+    cost: str | None = None
+    device: str = "auto"
 
     @property
     def directions(self) -> list[str]:
