@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark (or those named) and print their figures.
 
-Usage: ``python -m bench [data] [train] [strategies] [scale] [quality]``. Each benchmark prints
+Usage: ``python -m bench [data] [train] [strategies] [scale] [quality] [gpu]`` (``gpu`` only
+when named: the CUDA bench of :mod:`bench.bench_gpu`). Each benchmark prints
 ratios against a reference measured in the same run; nothing here asserts a timing.
 """
 
@@ -17,6 +18,7 @@ SUITES = {
     "strategies": ("bench.bench_strategies", "main"),
     "quality": ("bench.bench_strategies", "quality"),
     "scale": ("bench.bench_scale", "main"),
+    "gpu": ("bench.bench_gpu", "main"),
 }
 DEFAULT = ("data", "train", "strategies", "quality", "scale")
 

@@ -37,6 +37,8 @@ from recsearch.data.schema import Field
 from recsearch.data.schema import Schema
 from recsearch.data.schema import Split
 from recsearch.objectives import Budget
+from recsearch.objectives import Recipe
+from recsearch.objectives import TrainResult
 from recsearch.objectives import train
 from recsearch.spec import HeadSpec
 from recsearch.spec import TrainingSpec
@@ -52,6 +54,8 @@ HIDDEN = (400, 400, 400)
 BATCH = 4096
 LR = 1e-3
 MOVIELENS_EPOCHS = 10
+AS_NAMED = Recipe(min_steps=0)
+"""Same work means the spec's batch size: the recipe's minimum steps never shrink it here."""
 
 
 def _peak_rss_mib() -> float:
@@ -162,17 +166,26 @@ def bare_trial(ds: Dataset, device: torch.device, *, batch: int, seed: int = 0) 
     return n / (time.perf_counter() - start)
 
 
-def recsearch_trial(ds: Dataset, device: torch.device, *, batch: int) -> tuple[float, float, float]:
-    """Rows per second of the whole ``train()`` call at ``batch`` (one epoch, one evaluation);
-    also its model-build and first-step seconds."""
+def timed_train(
+    ds: Dataset, device: torch.device, *, batch: int, precision: str = "off"
+) -> tuple[float, TrainResult]:
+    """Rows per second of the whole ``train()`` call at ``batch`` (one epoch, one evaluation),
+    and its result."""
     spec = baseline("deepfm", ds.schema, embedding_dim=DIM, head=HeadSpec(widths=HIDDEN),
-                    training=TrainingSpec(optimizer="adam", lr=LR, batch_size=batch))
+                    training=TrainingSpec(optimizer="adam", lr=LR, batch_size=batch,
+                                          mixed_precision=precision))  # type: ignore[arg-type]
     _sync(device)
     start = time.perf_counter()
-    result = train(spec, ds, Budget(epochs=1.0), device=str(device), measure=False)
+    result = train(spec, ds, Budget(epochs=1.0, recipe=AS_NAMED), device=str(device),
+                   measure=False)
     _sync(device)
-    wall = time.perf_counter() - start
-    return len(ds.train) / wall, result.build_seconds, result.first_step_seconds
+    return len(ds.train) / (time.perf_counter() - start), result
+
+
+def recsearch_trial(ds: Dataset, device: torch.device, *, batch: int) -> tuple[float, float, float]:
+    """Rows per second of ``train()`` doing a trial's work; its build and first-step seconds."""
+    rate, result = timed_train(ds, device, batch=batch)
+    return rate, result.build_seconds, result.first_step_seconds
 
 
 def same_work(ds: Dataset, device: torch.device, *, batch: int = 1024, rounds: int = 3) -> dict:

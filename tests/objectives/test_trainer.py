@@ -260,6 +260,7 @@ def test_device_auto_is_cpu_without_cuda() -> None:
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_trains_on_cuda(make_dataset) -> None:
     ds = make_dataset(3000)
     result = train(baseline("deepfm", ds.schema, training=FAST), ds, 1.0, device="cuda")
