@@ -147,6 +147,9 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="training epochs per trial")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
+                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
+                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
     p.add_argument("--cost", default=None,
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
@@ -273,6 +276,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
+        "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
     }
 
 

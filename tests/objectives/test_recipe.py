@@ -176,3 +176,48 @@ def test_a_search_study_stores_its_recipe_and_its_workers_use_it() -> None:
     # a study stored before the recipe field: the code's default recipe
     old = StudySettings.from_dict({k: v for k, v in settings.to_dict().items() if k != "recipe"})
     assert build_objective(old, ds, space)._budget().recipe == Recipe()
+
+
+def test_rows_fidelity_retrains_promoted_trials_on_larger_subsamples() -> None:
+    ds = synthetic(1200, n_categorical=4, max_vocab=20, seed=3)
+    recipe = Recipe(min_steps=0, fidelity="rows")
+    space = compose(train=training(optimizers=("adam", "sgd")))
+    objective = CTRObjective(ds, space, budget=Budget(epochs=1.0, eval_every=0.5),
+                             device="cpu", base=DEEPFM_BASE.replace(head=HeadSpec(widths=(8,))),
+                             recipe=recipe)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
+        pruner=optuna.pruners.HyperbandPruner(),
+    )
+    study.optimize(objective, n_trials=12, catch=(Exception,))
+    n = len(ds.train)
+    cost = [round(f * n) / n for f in recipe.rungs]  # epoch-equivalents of each rung
+    states = {t.state for t in study.trials}
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    for t in study.trials:
+        steps = sorted(t.intermediate_values)
+        rungs_trained = t.user_attrs["recipe.rung"] + 1
+        assert steps == [1, 3, 9][:rungs_trained], "one report per rung, in smallest-rung units"
+        assert t.user_attrs["epochs"] == pytest.approx(sum(cost[:rungs_trained]))
+        if t.state == TrialState.COMPLETE:
+            assert rungs_trained == 3
+    # one seeded subsample per rung: every trial's rung 0 saw the same rows
+    sub, fraction = objective._subsample(recipe.rungs[0])
+    again, _ = objective._subsample(recipe.rungs[0])
+    assert (sub.train.label == again.train.label).all() and fraction == cost[0]
+
+
+def test_cli_fidelity_rows_reaches_the_study_recipe() -> None:
+    from recsearch import cli
+    from recsearch.study.settings import make_settings
+
+    args = cli.build_parser().parse_args(
+        ["create", "--dataset", "synthetic", "--space", "hpo", "--strategy", "hyperband",
+         "--fidelity", "rows"])
+    kwargs = cli._create_kwargs(args)
+    assert kwargs["recipe"] == {"fidelity": "rows"}
+    settings = make_settings(**{k: v for k, v in kwargs.items() if k != "objective"})
+    assert Recipe.from_dict(settings.recipe) == Recipe(fidelity="rows")
+    plain = cli._create_kwargs(cli.build_parser().parse_args(
+        ["create", "--dataset", "synthetic", "--space", "hpo", "--strategy", "hyperband"]))
+    assert plain["recipe"] is None

@@ -68,6 +68,8 @@ if TYPE_CHECKING:
 __all__ = ["COST_MEASURES", "DEFAULT_BUDGET", "METRICS", "CTRObjective"]
 
 USER_ATTR_BATCH = "recipe.batch_size"
+USER_ATTR_RUNG = "recipe.rung"
+"""``fidelity="rows"``: the last rung (0-based) the trial trained."""
 USER_ATTR_LR = "recipe.lr"
 USER_ATTR_TIMES = {"build": "time.build_s", "first_step": "time.first_step_s",
                    "train": "time.train_s"}
@@ -288,18 +290,46 @@ class CTRObjective:
         config = suggest(trial, self.space)
         params = {k: to_param(self.space[k], v) for k, v in config.items()}
         self._hook("trial_started", trial, params)
-        schema = self.dataset.schema
-        spec = decode(config, schema, base=self.base)
+        spec = decode(config, self.dataset.schema, base=self.base)
         trial.set_user_attr(USER_ATTR_SPEC, json.dumps(spec.to_dict(), sort_keys=True))
-        dataset, fraction = self._subsample(trial.user_attrs.get(USER_ATTR_FIDELITY))
         key = f"valid_{self.metric}"
-        prune = self.cost is None
+        budget = self._budget()
+        fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
+        if budget.recipe.fidelity == "rows" and fixed is None:
+            rungs: tuple[float | None, ...] = budget.recipe.rungs
+        else:
+            rungs = (fixed,)
+        spent = 0.0
+        for rung, fidelity in enumerate(rungs):
+            dataset, fraction = self._subsample(fidelity)
+            per_evaluation = len(rungs) == 1 and self.cost is None
+            result = self._train(trial, state, spec, dataset, fraction, spent, per_evaluation)
+            spent = state["epochs"] = spent + float(result.epochs_run) * fraction
+            value = float(result.metrics()[key])
+            if len(rungs) > 1 and self.cost is None:
+                trial.set_user_attr(USER_ATTR_RUNG, rung)
+                step = round(float(rungs[rung]) / float(rungs[0]))  # type: ignore[arg-type]
+                if math.isfinite(value):
+                    trial.report(value, step)
+                if rung < len(rungs) - 1 and trial.should_prune():
+                    raise optuna.TrialPruned(
+                        f"pruned after rung {rung + 1} ({fraction:.3g} of the rows, "
+                        f"{key}={value:.5f})"
+                    )
+        return self._record(trial, state, result)
+
+    def _train(
+        self, trial: optuna.Trial, state: dict[str, Any], spec: ModelSpec, dataset: Dataset,
+        fraction: float, spent: float, prune: bool,
+    ) -> TrainResult:
+        """One training of ``spec``; each evaluation is hooked and, when ``prune``, reported."""
+        key = f"valid_{self.metric}"
         evaluations = [0]
 
         def report(step: float, valid_auc: float, valid_logloss: float) -> None:
             evaluations[0] += 1
             index = evaluations[0]
-            state["epochs"] = float(step) * fraction
+            state["epochs"] = spent + float(step) * fraction
             metrics = {"valid_auc": float(valid_auc), "valid_logloss": float(valid_logloss)}
             state["metrics"] = metrics
             self._hook("step_reported", trial, index, {**metrics, "epoch": float(step)})
@@ -324,14 +354,19 @@ class CTRObjective:
             measure=self.latency == "always" or (self.latency == "cached" and cached is None),
             monitor=self.metric,
         )
-        if self.latency == "cached":
-            if cached is None:
-                self._latencies[arch] = result.cost.latency_ms_per_1000
-            else:
-                result = dataclasses.replace(
-                    result, cost=dataclasses.replace(result.cost, latency_ms_per_1000=cached)
-                )
-        state["epochs"] = float(result.epochs_run) * fraction
+        if self.latency != "cached":
+            return result
+        if cached is None:
+            self._latencies[arch] = result.cost.latency_ms_per_1000
+            return result
+        return dataclasses.replace(
+            result, cost=dataclasses.replace(result.cost, latency_ms_per_1000=cached)
+        )
+
+    def _record(
+        self, trial: optuna.Trial, state: dict[str, Any], result: TrainResult
+    ) -> float | tuple[float, float]:
+        key = f"valid_{self.metric}"
         metrics = result.metrics()
         state["metrics"] = metrics
         for name, value in metrics.items():

@@ -17,6 +17,16 @@ a plan that trains properly at every data size:
   as it names: a pruner's resource (the evaluation index) means the same at every data size.
 - **No schedule.** The learning rate is constant, so a shorter budget trains exactly the first
   part of a longer one (Hyperband's continued runs and fidelity studies rely on it).
+- **The fidelity resource.** ``fidelity="epochs"`` (the default): a Hyperband pruner sees the
+  evaluations of one continuing training (resource = evaluation index). ``fidelity="rows"``:
+  successive halving on data size. A trial trains rung by rung, each rung a fresh training of
+  the full budget on a seeded subsample of :attr:`Recipe.rungs` of the training rows (the same
+  subsample for every trial at one rung, nested: each is a prefix of one seeded permutation).
+  After each rung the trial reports its validation metric at step ``rungs[k] / rungs[0]``
+  (1, 3, 9: the resource in units of the smallest rung); a Hyperband pruner (Optuna's defaults:
+  ``min_resource=1``, ``max_resource="auto"``, ``reduction_factor=3``) stops it there or promotes
+  it to the next, larger subsample. Its cost, in epoch-equivalents of the full data, is the sum over the rungs it
+  trained of epochs times the rung's fraction.
 
 The resolved recipe (:meth:`Recipe.to_dict`) belongs to a study's identity: a resumed study
 never mixes recipes.
@@ -30,6 +40,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Literal
 
 from recsearch.errors import InvalidParameterError
 
@@ -72,6 +83,8 @@ class Recipe:
     Attributes:
         min_steps: Optimizer steps a trial takes at least; 0 turns the rule off.
         min_batch: Smallest batch the minimum-steps rule shrinks to.
+        fidelity: The multi-fidelity resource: ``epochs`` or ``rows`` (module docstring).
+        rungs: Training-row fractions of the ``rows`` fidelity, increasing, the last 1.
 
     Example:
         >>> Recipe().to_dict() == Recipe.from_dict(Recipe().to_dict()).to_dict()
@@ -80,14 +93,30 @@ class Recipe:
 
     min_steps: int = 100
     min_batch: int = 32
+    fidelity: Literal["epochs", "rows"] = "epochs"
+    rungs: tuple[float, ...] = (1 / 9, 1 / 3, 1.0)
 
     def __post_init__(self) -> None:
         _check_count("Recipe", "min_steps", self.min_steps, 0)
         _check_count("Recipe", "min_batch", self.min_batch, 1)
+        if self.fidelity not in ("epochs", "rows"):
+            raise InvalidParameterError(
+                "The 'fidelity' parameter of Recipe must be a str among ('epochs', 'rows'). "
+                f"Got {self.fidelity!r} instead."
+            )
+        rungs = tuple(float(r) for r in self.rungs)
+        ordered = all(a < b for a, b in zip(rungs, rungs[1:], strict=False))
+        if not rungs or not ordered or rungs[0] <= 0 or rungs[-1] != 1.0:
+            raise InvalidParameterError(
+                "The 'rungs' parameter of Recipe must be increasing fractions in (0, 1] ending "
+                f"with 1. Got {self.rungs!r} instead."
+            )
+        object.__setattr__(self, "rungs", rungs)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (with the learning-rate rule's constants)."""
         out: dict[str, Any] = dataclasses.asdict(self)
+        out["rungs"] = list(self.rungs)
         out["lr_rule"] = {"base": dict(BASE_LR), "reference_rows": REFERENCE_ROWS,
                           "max_factor": MAX_LR_FACTOR}
         return out
@@ -96,7 +125,10 @@ class Recipe:
     def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
         """The inverse of :meth:`to_dict` (the learning-rate rule is the code's)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        kept = {k: v for k, v in data.items() if k in names}
+        if "rungs" in kept:
+            kept["rungs"] = tuple(kept["rungs"])
+        return cls(**kept)
 
 
 def _check_amount(name: str, value: Any, *, integer: bool = False) -> None:

@@ -272,6 +272,7 @@ def make_settings(
     budget_total: float | None = None,
     tracking_uri: str | None = "default",
     experiment: str = "recsearch",
+    recipe: Mapping[str, Any] | None = None,
 ) -> StudySettings:
     """Checked :class:`StudySettings` (arguments as :func:`recsearch.study.create_study`).
 
@@ -318,7 +319,7 @@ def make_settings(
         kind=kind,
         kind_options=json.loads(json.dumps(dict(kind_options or {}), default=str)),
         budget_total=None if budget_total is None else float(budget_total),
-        recipe=Recipe().to_dict() if kind == "search" else {},
+        recipe=Recipe.from_dict(recipe or {}).to_dict() if kind == "search" else {},
         tracking_uri=tracking_uri,
         experiment=experiment,
         version=__version__,
