@@ -182,7 +182,9 @@ def timed_train(
     return len(ds.train) / (time.perf_counter() - start), result
 
 
-def recsearch_trial(ds: Dataset, device: torch.device, *, batch: int) -> tuple[float, float, float]:
+def recsearch_trial(
+    ds: Dataset, device: torch.device, *, batch: int
+) -> tuple[float, float, float]:
     """Rows per second of ``train()`` doing a trial's work; its build and first-step seconds."""
     rate, result = timed_train(ds, device, batch=batch)
     return rate, result.build_seconds, result.first_step_seconds

@@ -25,8 +25,8 @@ a plan that trains properly at every data size:
   After each rung the trial reports its validation metric at step ``rungs[k] / rungs[0]``
   (1, 3, 9: the resource in units of the smallest rung); a Hyperband pruner (Optuna's defaults:
   ``min_resource=1``, ``max_resource="auto"``, ``reduction_factor=3``) stops it there or promotes
-  it to the next, larger subsample. Its cost, in epoch-equivalents of the full data, is the sum over the rungs it
-  trained of epochs times the rung's fraction.
+  it to the next, larger subsample. Its cost, in epoch-equivalents of the full data, is the sum
+  over the rungs it trained of epochs times the rung's fraction.
 
 The resolved recipe (:meth:`Recipe.to_dict`) belongs to a study's identity: a resumed study
 never mixes recipes.
