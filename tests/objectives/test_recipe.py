@@ -201,6 +201,11 @@ def test_rows_fidelity_retrains_promoted_trials_on_larger_subsamples() -> None:
         assert t.user_attrs["epochs"] == pytest.approx(sum(cost[:rungs_trained]))
         if t.state == TrialState.COMPLETE:
             assert rungs_trained == 3
+    # without a pruner that can stop a trial the smaller rungs are skipped
+    plain = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    plain.optimize(objective, n_trials=1)
+    assert plain.trials[0].user_attrs["epochs"] == pytest.approx(1.0)
+    assert "recipe.rung" not in plain.trials[0].user_attrs
     # one seeded subsample per rung: every trial's rung 0 saw the same rows
     sub, fraction = objective._subsample(recipe.rungs[0])
     again, _ = objective._subsample(recipe.rungs[0])

@@ -295,7 +295,8 @@ class CTRObjective:
         key = f"valid_{self.metric}"
         budget = self._budget()
         fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
-        if budget.recipe.fidelity == "rows" and fixed is None:
+        pruner = getattr(getattr(trial, "study", None), "pruner", None)
+        if budget.recipe.fidelity == "rows" and fixed is None and not _never_prunes(pruner):
             rungs: tuple[float | None, ...] = budget.recipe.rungs
         else:
             rungs = (fixed,)
@@ -411,3 +412,8 @@ def _architecture(spec: ModelSpec) -> str:
     from recsearch.spec import TrainingSpec
 
     return json.dumps(spec.replace(training=TrainingSpec(), name="").to_dict(), sort_keys=True)
+
+
+def _never_prunes(pruner: Any) -> bool:
+    """A study whose pruner never stops a trial gains nothing from the smaller rungs."""
+    return isinstance(pruner, optuna.pruners.NopPruner)
