@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING
+from typing import Any
 
 try:
     __version__ = _version("recsearch")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "fidelity"]
+
+if TYPE_CHECKING:
+    from recsearch.study.fidelity import fidelity
+
+
+def __getattr__(name: str) -> Any:
+    # NOTE: lazy, so `import recsearch` stays light.
+    if name == "fidelity":
+        from recsearch.study.fidelity import fidelity
+
+        return fidelity
+    raise AttributeError(f"module 'recsearch' has no attribute {name!r}")

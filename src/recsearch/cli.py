@@ -187,6 +187,9 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="training epochs per trial")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
+                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
+                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
     p.add_argument("--cost", default=None,
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
@@ -286,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
+    _add_dataset(p)
+    from recsearch.study import fidelity
+
+    fidelity.add_arguments(p)
+
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
                    formatter_class=fmt)  # fmt: skip
     sub.add_parser("strategies", help="list the search strategies", epilog=_STRATEGIES_EXAMPLE,
@@ -324,6 +333,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
+        "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
     }
 
 
@@ -541,6 +551,12 @@ def _listing(kind: str) -> dict[str, str]:
     return {**strategies.available(), **oneshot_study.listing()}
 
 
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from recsearch.study import fidelity
+
+    return fidelity.run_from_args(args, _dataset_options(args))
+
+
 def _cmd_list(kind: str) -> int:
     table = _listing(kind)
     width = max((len(k) for k in table), default=0)
@@ -571,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": _cmd_worker,
         "compare": _cmd_compare,
         "best": _cmd_best,
+        "fidelity": _cmd_fidelity,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }

@@ -21,8 +21,8 @@ from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
 from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import LOSSES
-from recsearch.spec import OPTIMIZERS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
+from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 from recsearch.spec import SEQUENCE_OPS

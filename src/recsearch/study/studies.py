@@ -192,6 +192,7 @@ def create_study(
     tracking_uri: str | None = "default",
     experiment: str = "recsearch",
     on_create: Callable[[optuna.Study], None] | None = None,
+    recipe: Mapping[str, Any] | None = None,
 ) -> tuple[optuna.Study, StudySettings]:
     """Create a recsearch study, or return the existing one with the same settings.
 
@@ -220,6 +221,8 @@ def create_study(
             or ``sqlite:///<cwd>/mlflow.db``; ``None`` turns tracking off.
         experiment: MLflow experiment name.
         on_create: Called with the new study right after it is created (not when it exists).
+        recipe: Fields of the training :class:`~recsearch.objectives.recipe.Recipe` that differ
+            from its defaults (``{"fidelity": "rows"}``); stored in the settings.
 
     Returns:
         The study and its settings.
@@ -239,7 +242,7 @@ def create_study(
         budget_epochs=budget_epochs, seed=seed, metric=metric,  # type: ignore[arg-type]
         dataset_options=dataset_options, strategy_options=strategy_options, objective=objective,
         cost=cost, kind=kind, kind_options=kind_options, budget_total=budget_total,
-        tracking_uri=tracking_uri, experiment=experiment,
+        tracking_uri=tracking_uri, experiment=experiment, recipe=recipe,
     )  # fmt: skip
     settings, components = prepare(settings)
     return create_in(
