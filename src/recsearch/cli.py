@@ -158,6 +158,8 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                    "sqlite:///mlflow.db); 'none' turns tracking off")  # fmt: skip
     p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
+    p.add_argument("--no-base-first", action="store_true",
+                   help="do not evaluate the space's base model (its default) as trial 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +269,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
+        "base_first": not args.no_base_first,
     }
 
 

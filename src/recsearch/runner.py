@@ -419,6 +419,7 @@ def create_study(
     cost: str | None = None,
     tracking_uri: str | None = "default",
     experiment: str = "recsearch",
+    base_first: bool = True,
 ) -> tuple[optuna.Study, StudySettings]:
     """Create a recsearch study, or return the existing one with the same settings.
 
@@ -442,6 +443,8 @@ def create_study(
         tracking_uri: MLflow URI recorded for the workers; ``"default"`` is ``MLFLOW_TRACKING_URI``
             or ``sqlite:///<cwd>/mlflow.db``; ``None`` turns tracking off.
         experiment: MLflow experiment name.
+        base_first: Enqueue the space's default configuration (its base model) as the first
+            trial of a new study (:func:`recsearch.spaces.presets.enqueue_base`).
 
     Returns:
         The study and its settings.
@@ -462,9 +465,9 @@ def create_study(
         strategy_options=strategy_options, objective=objective, cost=cost,
         tracking_uri=tracking_uri, experiment=experiment,
     )  # fmt: skip
-    settings, directions = _prepare(settings)
+    settings, directions, cs = _prepare(settings)
     store = storage if isinstance(storage, BaseStorage) else open_storage(storage)
-    return _create_in(store, study_name, settings, directions)
+    return _create_in(store, study_name, settings, directions, base=cs if base_first else None)
 
 
 def _settings(
@@ -518,18 +521,23 @@ def _settings(
     return settings
 
 
-def _prepare(settings: StudySettings) -> tuple[StudySettings, list[str]]:
+def _prepare(settings: StudySettings) -> tuple[StudySettings, list[str], Any]:
     """Build everything once, so bad input fails before the storage is touched."""
     ds = load_dataset(settings)
     cs = build_space(settings, ds.schema)
     build_strategy(settings, cs, seed=settings.seed)
     obj = build_objective(settings, ds, cs)
     settings = dataclasses.replace(settings, schema_fingerprint=schema_fingerprint(ds.schema))
-    return settings, _directions(settings, obj)
+    return settings, _directions(settings, obj), cs
 
 
 def _create_in(
-    store: BaseStorage, study_name: str | None, settings: StudySettings, directions: list[str]
+    store: BaseStorage,
+    study_name: str | None,
+    settings: StudySettings,
+    directions: list[str],
+    *,
+    base: Any = None,
 ) -> tuple[optuna.Study, StudySettings]:
     name = study_name or default_study_name(settings)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -540,6 +548,10 @@ def _create_in(
         return study, recorded
     study = optuna.create_study(study_name=name, storage=store, directions=directions)
     study.set_user_attr(STUDY_ATTR, settings.to_dict())
+    if base is not None:
+        from recsearch.spaces.presets import enqueue_base
+
+        enqueue_base(study, base)  # NOTE: base first (issue 11); the one call a creator makes
     return study, settings
 
 
@@ -1047,9 +1059,12 @@ def run(
     """
     if workers < 1:
         raise InvalidParameterError(f"The 'workers' parameter must be >= 1. Got {workers!r}.")
-    settings, directions = _prepare(_settings(tracking_uri=tracking_uri, **create_kwargs))
+    base_first = bool(create_kwargs.pop("base_first", True))
+    settings, directions, cs = _prepare(_settings(tracking_uri=tracking_uri, **create_kwargs))
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
-    study, settings = _create_in(store, study_name, settings, directions)
+    study, settings = _create_in(
+        store, study_name, settings, directions, base=cs if base_first else None
+    )
     name = study.study_name
     if workers == 1:
         result = run_worker(
