@@ -155,6 +155,34 @@ def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd
     return frame
 
 
+def _as_id(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def example_rows(vocabularies: dict[str, Sequence[str]], n: int = 5) -> pd.DataFrame:
+    """``n`` raw rows (:data:`RAW_COLUMNS`, genre flags) built from known field values."""
+    def pick(name: str, i: int, fallback: str) -> str:
+        values = [v for v in vocabularies.get(name, ()) if v] or [fallback]
+        return values[i % len(values)]
+
+    ages = {"<18": 16, "18-24": 21, "25-34": 30, "35-44": 40, "45-49": 47, "50-55": 52, "56+": 60}
+    rows = []
+    for i in range(int(n)):
+        genre = pick("genres", i, "Drama")
+        rows.append({
+            "user_id": _as_id(pick("user_id", i, "1")),
+            "item_id": _as_id(pick("item_id", i, "1")),
+            "timestamp": 874_965_758 + 3_600 * i,
+            "age": ages.get(pick("age", i, "25-34"), 30),
+            "gender": pick("gender", i, "M"),
+            "occupation": pick("occupation", i, "other"),
+            "zip_code": (pick("zip_prefix", i, "55") + "00000")[:5],
+            "release_date": f"01-Jan-{pick('release_year', i, '1995')}",
+            **{g: int(g == genre) for g in GENRES},
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _text(column: pd.Series) -> pd.Series:
     return column.map(normalize)
 

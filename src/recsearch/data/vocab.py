@@ -102,11 +102,19 @@ def _movielens_columns(options: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return [tuple(alts) for alts in RAW_COLUMNS]
 
 
-TRANSFORMS: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
-    "fields": (_fields_transform, None),
-    "movielens-100k": (_movielens_transform, _movielens_columns),
+def _movielens_examples(encoder: Encoder, n: int) -> pd.DataFrame:
+    from recsearch.data._movielens import example_rows
+
+    return example_rows(encoder.vocabularies, n)
+
+
+TRANSFORMS: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None, Callable[..., Any]]]
+TRANSFORMS = {
+    "fields": (_fields_transform, None, lambda encoder, n: encoder.decode_rows(n)),
+    "movielens-100k": (_movielens_transform, _movielens_columns, _movielens_examples),
 }
-"""Transform name -> (raw frame to field frame, required raw columns or ``None``: the fields)."""
+"""Transform name -> (raw frame to field frame, required raw columns or ``None`` (the fields),
+example raw rows)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,26 @@ class Encoder:
                 f"the rows lack the column(s) {missing}; a row needs "
                 f"{[' or '.join(a) for a in self.raw_columns]}"
             )
+
+    def example_rows(self, n: int = 5) -> pd.DataFrame:
+        """``n`` raw rows made of known values (a deployed model's input example)."""
+        return TRANSFORMS[self.transform][2](self, int(n))
+
+    def decode_rows(self, n: int) -> pd.DataFrame:
+        """``n`` rows of field values: the ``i``-th row takes each vocabulary's ``i``-th value."""
+        import pandas as pd
+
+        columns: dict[str, list[Any]] = {}
+        for name, kind in self.fields:
+            values = list(self.vocabularies.get(name, ())) or [""]
+            if kind == "numeric":
+                columns[name] = [0.0] * n
+            elif kind == "categorical":
+                columns[name] = [values[i % len(values)] for i in range(n)]
+            else:
+                columns[name] = [self.multi_hot_sep.join(values[i % len(values):][:2])
+                                 for i in range(n)]  # fmt: skip
+        return pd.DataFrame(columns)
 
     def encode(self, df: pd.DataFrame) -> dict[str, Any]:
         """``categorical`` ``(n, C)`` int64, ``numeric`` ``(n, N)`` float32, ``multi_hot``

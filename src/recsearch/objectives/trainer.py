@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Literal
 
@@ -130,6 +131,7 @@ class TrainResult:
         train_seconds: Wall time of the training steps (evaluations excluded).
         samples_per_second: Training rows per second of ``train_seconds``.
         device: Device the model ran on.
+        model: The trained model with the best weights (only when ``keep_model``).
 
     Example:
         >>> result = train(baseline("fm"), dataset, 1.0)  # doctest: +SKIP
@@ -148,6 +150,7 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     device: str
+    model: CTRModel | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
         """The final metrics under the user-attribute names of :mod:`recsearch.hooks`."""
@@ -336,6 +339,7 @@ def train(
     report: Report | None = None,
     memory_cap: int | None = None,
     measure: bool = True,
+    keep_model: bool = False,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
 
@@ -351,6 +355,8 @@ def train(
         memory_cap: Bytes the embedding tables may use while training; ``None``: half the free
             memory of the device.
         measure: Measure inference latency on 1,000 validation rows.
+        keep_model: Return the trained model (best weights) in ``TrainResult.model`` (the
+            retrain stage deploys it).
 
     Returns:
         The metrics at the best evaluation, the history and the cost.
@@ -498,6 +504,7 @@ def train(
         train_seconds=train_seconds,
         samples_per_second=done / train_seconds if train_seconds > 0 else math.nan,
         device=str(dev),
+        model=model.eval() if keep_model else None,
     )
 
 

@@ -1,0 +1,157 @@
+"""One retrain cell: a spec trained with one seed at the full recipe, scored on valid and test.
+
+The search ranks configurations at a low budget on validation; the retrain stage trains each
+chosen configuration (and each baseline) again at the full budget, early-stopped on the search's
+validation metric, and only here evaluates the **test** split, with the weights of the best
+validation evaluation. :func:`train_final` is that one cell; the retrain study
+(:mod:`recsearch.study.retraining`) runs one per (model, seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+
+from recsearch.errors import InvalidParameterError
+from recsearch.objectives.trainer import Budget
+from recsearch.objectives.trainer import train
+
+if TYPE_CHECKING:
+    from recsearch.data.schema import Dataset
+    from recsearch.objectives.cost import Cost
+    from recsearch.objectives.model import CTRModel
+    from recsearch.spec import ModelSpec
+
+__all__ = ["DEFAULT_PATIENCE", "FULL_RECIPE", "FinalResult", "train_final"]
+
+DEFAULT_PATIENCE = 3
+"""Evaluations (one per epoch) without a better validation metric before training stops."""
+FULL_RECIPE = "full: up to {epochs:g} epochs, early stopping on valid {metric} (patience {patience})"
+"""How the report names the recipe of a retrained row."""
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    """What one retrain cell produced.
+
+    Attributes:
+        valid_auc: Validation AUC at the best evaluation.
+        valid_logloss: Validation logloss at the best evaluation.
+        test_auc: Test AUC with the best weights.
+        test_logloss: Test logloss with the best weights.
+        epochs: Epochs actually trained (early stopping shortens it).
+        best_epoch: Epoch of the best evaluation.
+        cost: Parameters, embedding bytes, FLOPs and latency of the model.
+        train_seconds: Wall time of the training steps.
+        recipe: The recipe in words (:data:`FULL_RECIPE`).
+        model: The trained model with the best weights (only when asked for).
+
+    Example:
+        >>> r = train_final(baseline("fm"), dataset, seed=0)  # doctest: +SKIP
+        >>> sorted(r.metrics())[:2]  # doctest: +SKIP
+        ['epochs', 'test_auc']
+    """
+
+    valid_auc: float
+    valid_logloss: float
+    test_auc: float
+    test_logloss: float
+    epochs: float
+    best_epoch: float
+    cost: Cost
+    train_seconds: float
+    recipe: str
+    model: CTRModel | None = field(default=None, repr=False, compare=False)
+
+    def metrics(self) -> dict[str, float]:
+        """Metrics, costs and epochs as flat floats (trial user attributes, MLflow metrics)."""
+        return {
+            "valid_auc": self.valid_auc,
+            "valid_logloss": self.valid_logloss,
+            "test_auc": self.test_auc,
+            "test_logloss": self.test_logloss,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "train_seconds": self.train_seconds,
+            **{f"cost.{k}": v for k, v in self.cost.as_dict().items()},
+        }
+
+
+def _monitor_kwargs(metric: str) -> dict[str, Any]:
+    # NOTE: the trainer of the recipe issue (#12) takes monitor= and evaluate_test=; older ones
+    # stop on validation logloss and always test. Drop this once both are merged.
+    params = inspect.signature(train).parameters
+    out: dict[str, Any] = {}
+    if "monitor" in params:
+        out["monitor"] = metric
+    if "evaluate_test" in params:
+        out["evaluate_test"] = True
+    return out
+
+
+def train_final(
+    spec: ModelSpec,
+    dataset: Dataset,
+    *,
+    seed: int = 0,
+    budget_epochs: float = 20.0,
+    metric: Literal["auc", "logloss"] = "auc",
+    patience: int = DEFAULT_PATIENCE,
+    device: str = "auto",
+    keep_model: bool = False,
+) -> FinalResult:
+    """Train ``spec`` with ``seed`` for up to ``budget_epochs``, early-stopped on validation.
+
+    Args:
+        spec: The model (its training hyperparameters are kept; epochs and patience are the
+            recipe's).
+        dataset: Train, valid and test splits.
+        seed: Training seed.
+        budget_epochs: Epoch budget of the full recipe.
+        metric: The search metric, which early stopping watches.
+        patience: Evaluations (once per epoch) without improvement before stopping.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        keep_model: Return the trained model (to deploy it).
+
+    Returns:
+        Valid and test metrics at the best validation evaluation, costs and epochs.
+
+    Raises:
+        InvalidParameterError: A budget or patience out of range.
+    """
+    if not budget_epochs > 0 or patience < 1:
+        raise InvalidParameterError(
+            "train_final needs budget_epochs > 0 and patience >= 1. "
+            f"Got budget_epochs={budget_epochs!r}, patience={patience!r} instead."
+        )
+    training = dataclasses.replace(
+        spec.training, epochs=float(budget_epochs), patience=int(patience)
+    )
+    recipe_spec = spec.replace(training=training)
+    result = train(
+        recipe_spec,
+        dataset,
+        Budget(epochs=float(budget_epochs), eval_every=1.0),
+        device=device,
+        seed=seed,
+        keep_model=keep_model,
+        **_monitor_kwargs(metric),
+    )
+    return FinalResult(
+        valid_auc=result.valid_auc,
+        valid_logloss=result.valid_logloss,
+        test_auc=result.test_auc,
+        test_logloss=result.test_logloss,
+        epochs=result.epochs_run,
+        best_epoch=result.best_step,
+        cost=result.cost,
+        train_seconds=result.train_seconds if math.isfinite(result.train_seconds) else math.nan,
+        recipe=FULL_RECIPE.format(epochs=budget_epochs, metric=metric, patience=patience),
+        model=result.model,
+    )
