@@ -22,13 +22,14 @@ from recsearch.spec import baseline
 
 def test_cell_trains_to_early_stopping_and_scores_valid_and_test() -> None:
     ds = clicks_dataset()
-    r = train_final(baseline("deepfm"), ds, seed=1, budget_epochs=3, patience=1,
-                    keep_model=True, device="cpu")  # fmt: skip
-    assert 0 < r.epochs <= 3 and r.best_epoch <= r.epochs
-    assert 0.5 < r.valid_auc <= 1 and 0.5 < r.test_auc <= 1
-    assert np.isfinite(r.test_logloss) and r.model is not None
-    assert {"cost.params", "cost.flops", "epochs", "test_auc"} <= set(r.metrics())
-    assert "early stopping on valid auc" in r.recipe
+    final = train_final(baseline("deepfm"), ds, seed=1, budget_epochs=3, patience=1,
+                        keep_model=True, device="cpu")  # fmt: skip
+    r, m = final.result, final.metrics()
+    assert 0 < m["epochs"] <= 3 and m["best_epoch"] <= m["epochs"]
+    assert 0.5 < m["valid_auc"] <= 1 and 0.5 < m["test_auc"] <= 1
+    assert np.isfinite(m["test_logloss"]) and r.model is not None
+    assert {"cost.params", "cost.flops", "epochs", "test_auc"} <= set(m)
+    assert "early stopping on valid auc" in final.recipe
 
 
 def test_logged_model_scores_raw_rows_and_registers_new_versions(
@@ -36,7 +37,7 @@ def test_logged_model_scores_raw_rows_and_registers_new_versions(
 ) -> None:
     ds = clicks_dataset()
     spec = baseline("fm")
-    r = train_final(spec, ds, seed=0, budget_epochs=1, keep_model=True, device="cpu")
+    r = train_final(spec, ds, seed=0, budget_epochs=1, keep_model=True, device="cpu").result
     mlflow.set_tracking_uri(mlflow_store(mlflow_template, tmp_path))
     try:
         with mlflow.start_run():
@@ -63,7 +64,7 @@ def test_model_of_a_data_set_without_vocabularies_is_refused() -> None:
     from recsearch.data.synthetic import synthetic
 
     ds = synthetic(300, seed=0)
-    r = train_final(baseline("lr"), ds, budget_epochs=1, keep_model=True, device="cpu")
+    r = train_final(baseline("lr"), ds, budget_epochs=1, keep_model=True, device="cpu").result
     with pytest.raises(DataError, match="no vocabularies"):
         log_model(r.model, baseline("lr"), ds)
 

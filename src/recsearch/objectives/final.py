@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
 from recsearch.errors import InvalidParameterError
 from recsearch.objectives.trainer import Budget
+from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Dataset
-    from recsearch.objectives.cost import Cost
-    from recsearch.objectives.model import CTRModel
     from recsearch.spec import ModelSpec
 
 __all__ = ["DEFAULT_PATIENCE", "FULL_RECIPE", "FinalResult", "train_final"]
@@ -41,45 +38,31 @@ class FinalResult:
     """What one retrain cell produced.
 
     Attributes:
-        valid_auc: Validation AUC at the best evaluation.
-        valid_logloss: Validation logloss at the best evaluation.
-        test_auc: Test AUC with the best weights.
-        test_logloss: Test logloss with the best weights.
-        epochs: Epochs actually trained (early stopping shortens it).
-        best_epoch: Epoch of the best evaluation.
-        cost: Parameters, embedding bytes, FLOPs and latency of the model.
-        train_seconds: Wall time of the training steps.
+        result: The trainer's result: valid and test metrics at the best validation
+            evaluation, epochs trained, costs, and the model when asked for.
         recipe: The recipe in words (:data:`FULL_RECIPE`).
-        model: The trained model with the best weights (only when asked for).
 
     Example:
         >>> r = train_final(baseline("fm"), dataset, seed=0)  # doctest: +SKIP
         >>> sorted(r.metrics())[:2]  # doctest: +SKIP
-        ['epochs', 'test_auc']
+        ['best_epoch', 'cost.embedding_bytes']
     """
 
-    valid_auc: float
-    valid_logloss: float
-    test_auc: float
-    test_logloss: float
-    epochs: float
-    best_epoch: float
-    cost: Cost
-    train_seconds: float
+    result: TrainResult
     recipe: str
-    model: CTRModel | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
-        """Metrics, costs and epochs as flat floats (trial user attributes, MLflow metrics)."""
+        """Valid and test metrics, costs and epochs as flat floats (trial user attributes)."""
+        r = self.result
         return {
-            "valid_auc": self.valid_auc,
-            "valid_logloss": self.valid_logloss,
-            "test_auc": self.test_auc,
-            "test_logloss": self.test_logloss,
-            "epochs": self.epochs,
-            "best_epoch": self.best_epoch,
-            "train_seconds": self.train_seconds,
-            **{f"cost.{k}": v for k, v in self.cost.as_dict().items()},
+            "valid_auc": r.valid_auc,
+            "valid_logloss": r.valid_logloss,
+            "test_auc": r.test_auc,
+            "test_logloss": r.test_logloss,
+            "epochs": r.epochs_run,
+            "best_epoch": r.best_step,
+            "train_seconds": r.train_seconds,
+            **{f"cost.{k}": v for k, v in r.cost.as_dict().items()},
         }
 
 
@@ -143,15 +126,5 @@ def train_final(
         keep_model=keep_model,
         **_monitor_kwargs(metric),
     )
-    return FinalResult(
-        valid_auc=result.valid_auc,
-        valid_logloss=result.valid_logloss,
-        test_auc=result.test_auc,
-        test_logloss=result.test_logloss,
-        epochs=result.epochs_run,
-        best_epoch=result.best_step,
-        cost=result.cost,
-        train_seconds=result.train_seconds if math.isfinite(result.train_seconds) else math.nan,
-        recipe=FULL_RECIPE.format(epochs=budget_epochs, metric=metric, patience=patience),
-        model=result.model,
-    )
+    recipe = FULL_RECIPE.format(epochs=budget_epochs, metric=metric, patience=patience)
+    return FinalResult(result, recipe)
