@@ -8,7 +8,8 @@ fails a trial.
 Trial user attributes the objective writes (the contract strategies, trackers and the CLI read):
 
 - ``valid_auc``, ``valid_logloss``, ``test_auc``, ``test_logloss``: final metrics.
-- ``cost.params``, ``cost.embedding_bytes``, ``cost.flops``, ``cost.latency_ms``: cost measures.
+- ``cost.params``, ``cost.embedding_bytes``, ``cost.flops``, ``cost.latency_ms``,
+  ``cost.embedding_nonzero``: cost measures.
 - ``epochs``: epoch-equivalents of training this trial consumed (the comparison budget unit).
 - ``spec``: the decoded model spec as JSON.
 - ``failure``: why the trial failed (absent on success).

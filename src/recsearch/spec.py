@@ -10,7 +10,12 @@ A :class:`ModelSpec` says everything needed to build and train a model:
 - ``linear``: a first-order (logistic regression) term over the sparse fields and dense features.
 - ``interaction``: explicit feature interactions whose scalar outputs are added to the logit: a set
   of field pairs, each with its own function (AutoFIS / SIF / AutoFeature), and higher-order field
-  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup).
+  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup), and a FIVES graph:
+  layer-wise adjacency over the fields. With ``h^0_i = e_i`` (the field embeddings at the common
+  width), layer ``k`` gives every field ``i`` with neighbours ``N_k(i)`` the node
+  ``h^k_i = e_i * mean_{j in N_k(i)} h^{k-1}_j`` (an order-``k+1`` interaction; a field without
+  neighbours at layer ``k`` has ``h^k_i = 0``), and each such node adds ``w_ki . h^k_i`` to the
+  logit.
 - ``blocks``: an AutoCTR / NASRec DAG of interaction blocks. Block ``i`` reads the raw dense
   features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
   listed in ``inputs``. The head reads every block output that no later block consumes. With no
@@ -32,6 +37,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 
@@ -39,7 +45,7 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
-PAIR_FUNCTIONS: tuple[str, ...] = ("inner", "hadamard", "plus", "max", "min", "concat", "outer")
+PAIR_FUNCTIONS: tuple[str, ...] = get_args(PairFunction)
 """Interaction functions of a field pair, each producing one scalar added to the logit.
 
 ``inner``: <e_i, e_j>. ``hadamard``: w . (e_i * e_j). ``plus``/``max``/``min``: w . op(e_i, e_j).
@@ -47,9 +53,9 @@ PAIR_FUNCTIONS: tuple[str, ...] = ("inner", "hadamard", "plus", "max", "min", "c
 matrix, <W, e_i e_j^T>.
 """
 
-BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention"]
-BLOCK_TYPES: tuple[str, ...] = ("mlp", "fm", "dot", "efc", "cross", "attention")
-"""AutoCTR block types.
+BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention", "conv", "skip"]
+BLOCK_TYPES: tuple[str, ...] = get_args(BlockType)
+"""Interaction block types (AutoCTR's six, plus AutoPI's ``conv`` and ``skip``).
 
 ``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
 (``0.5 * ((sum e)^2 - sum e^2)``) of the inputs projected to ``dim``. ``dot``: the pairwise dot
@@ -57,12 +63,23 @@ products of the inputs. ``efc``: a learned linear mix of the input embeddings ov
 into ``dim`` new embeddings. ``cross``: a DCN cross network (``cross_version`` 1 or 2) of
 ``layers`` layers over the flattened inputs. ``attention``: AutoInt multi-head self-attention of
 ``layers`` layers and ``heads`` heads over the input embeddings, output width
-``heads * max(1, dim // heads)``. The hidden width of the ``concat`` pair MLP is
-``max(8, interaction width)``.
+``heads * max(1, dim // heads)``. ``conv``: a 1D convolution along the field axis of the input
+embeddings (embedding width in and out, ``kernel`` fields wide, zero-padded so every input
+embedding gives one output), then ReLU. ``skip``: the input embeddings unchanged (the identity).
+The hidden width of the ``concat`` pair MLP is ``max(8, interaction width)``.
 """
 
-LOSSES: tuple[str, ...] = ("bce", "focal", "hinge", "mse")
-OPTIMIZERS: tuple[str, ...] = ("adam", "adagrad", "sgd")
+LossName = Literal["bce", "focal", "hinge", "mse"]
+LOSSES: tuple[str, ...] = get_args(LossName)
+"""Loss terms of a :class:`LossSpec` mixture (each a weight attribute of it)."""
+
+OptimizerName = Literal["adam", "adagrad", "sgd"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+"""Optimizers of a :class:`TrainingSpec`."""
+
+CrossVersion = Literal[1, 2]
+CROSS_VERSIONS: tuple[int, ...] = get_args(CrossVersion)
+"""DCN (1) and DCN-V2 (2) cross layers."""
 
 
 def _check_choice(owner: str, name: str, value: object, choices: tuple[object, ...]) -> None:
@@ -109,6 +126,37 @@ class FieldEmbedding:
         return all(d == 0 for d in self.dims)
 
 
+PruneGranularity = Literal["global", "field", "value"]
+PRUNE_GRANULARITIES: tuple[str, ...] = get_args(PruneGranularity)
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """PEP: embeddings soft-thresholded by a learnable threshold, ``sign(v) * relu(|v| - g(s))``.
+
+    ``g`` is the sigmoid; ``s`` is learned with the model, one scalar for every table
+    (``global``), per field (``field``) or per value (``value``: one per embedding row). Values
+    under the threshold are exactly 0, so the non-zero embedding parameters after training are a
+    measured size (``Cost.embedding_nonzero``).
+
+    Attributes:
+        granularity: What one threshold covers.
+        init: Initial ``s``; ``g(init)`` is the initial threshold (embeddings start with
+            standard deviation 0.01, so ``init`` near ``log(0.01) = -4.6`` prunes a share from
+            the start and lower values start dense).
+
+    Example:
+        >>> PruneSpec("field", init=-6.0).granularity
+        'field'
+    """
+
+    granularity: PruneGranularity = "field"
+    init: float = -6.0
+
+    def __post_init__(self) -> None:
+        _check_choice("PruneSpec", "granularity", self.granularity, PRUNE_GRANULARITIES)
+
+
 @dataclass(frozen=True)
 class EmbeddingSpec:
     """Per-field embedding sizes.
@@ -118,6 +166,7 @@ class EmbeddingSpec:
         fields: Per-field overrides.
         interaction_dim: Common width that mixed dimensions are projected to where an interaction
             needs equal widths; ``None`` means the largest dimension in use.
+        prune: PEP soft thresholds on every embedding table; ``None``: plain embeddings.
 
     Example:
         >>> EmbeddingSpec(default_dim=16, fields=(FieldEmbedding("zip", (0,)),)).dims_of("zip")
@@ -127,6 +176,7 @@ class EmbeddingSpec:
     default_dim: int = 16
     fields: tuple[FieldEmbedding, ...] = ()
     interaction_dim: int | None = None
+    prune: PruneSpec | None = None
 
     def dims_of(self, name: str) -> tuple[int, ...]:
         """The dimensions of field ``name`` (the default when it is not listed)."""
@@ -185,6 +235,8 @@ class InteractionSpec:
         pairs: Interacting pairs, each with its function. ``None`` means every pair of sparse
             fields with the inner product (a factorization machine).
         groups: Higher-order field groups (AutoGroup).
+        graph: FIVES adjacency: ``graph[k - 1]`` holds the edges ``(field, neighbour)`` of layer
+            ``k`` (the field reads the neighbour's layer ``k - 1`` node).
 
     Example:
         >>> InteractionSpec(pairs=(PairInteraction(("a", "b")),)).all_pairs
@@ -193,6 +245,16 @@ class InteractionSpec:
 
     pairs: tuple[PairInteraction, ...] | None = None
     groups: tuple[FieldGroup, ...] = ()
+    graph: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        for k, layer in enumerate(self.graph, start=1):
+            bad = [e for e in layer if len(e) != 2 or e[0] == e[1]]
+            if bad:
+                raise InvalidParameterError(
+                    f"The 'graph' of InteractionSpec has edges {bad} at layer {k}; an edge is "
+                    "(field, neighbour) of two different fields."
+                )
 
     @property
     def all_pairs(self) -> bool:
@@ -214,11 +276,12 @@ class BlockSpec:
         dim: Output dimension of ``fm`` and number of output embeddings of ``efc``.
         heads: Attention heads.
         cross_version: 1 (DCN) or 2 (DCN-V2).
+        kernel: Width of a ``conv`` block's kernel in fields (odd).
 
     Example:
         >>> BlockSpec("cross", dense_input=True, sparse_input=True, layers=3)
         BlockSpec(type='cross', dense_input=True, sparse_input=True, inputs=(), units=256, \
-layers=3, dim=16, heads=2, cross_version=1)
+layers=3, dim=16, heads=2, cross_version=1, kernel=3)
     """
 
     type: BlockType
@@ -229,11 +292,17 @@ layers=3, dim=16, heads=2, cross_version=1)
     layers: int = 1
     dim: int = 16
     heads: int = 2
-    cross_version: int = 1
+    cross_version: CrossVersion = 1
+    kernel: int = 3
 
     def __post_init__(self) -> None:
         _check_choice("BlockSpec", "type", self.type, BLOCK_TYPES)
-        _check_choice("BlockSpec", "cross_version", self.cross_version, (1, 2))
+        _check_choice("BlockSpec", "cross_version", self.cross_version, CROSS_VERSIONS)
+        if self.kernel < 1 or self.kernel % 2 == 0:
+            raise InvalidParameterError(
+                f"The 'kernel' parameter of BlockSpec must be an odd integer >= 1. "
+                f"Got {self.kernel!r} instead."
+            )
 
 
 @dataclass(frozen=True)
@@ -307,7 +376,7 @@ class TrainingSpec:
         'adagrad'
     """
 
-    optimizer: Literal["adam", "adagrad", "sgd"] = "adam"
+    optimizer: OptimizerName = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
     embedding_weight_decay: float = 0.0
@@ -380,6 +449,7 @@ class ModelSpec:
                     FieldEmbedding(f["field"], tuple(f["dims"])) for f in emb.get("fields", ())
                 ),
                 interaction_dim=emb.get("interaction_dim"),
+                prune=None if emb.get("prune") is None else PruneSpec(**emb["prune"]),
             ),
             linear=data.get("linear", True),
             interaction=None
@@ -393,6 +463,9 @@ class ModelSpec:
                 ),
                 groups=tuple(
                     FieldGroup(tuple(g["fields"]), g["order"]) for g in inter.get("groups", ())
+                ),
+                graph=tuple(
+                    tuple((str(a), str(b)) for a, b in layer) for layer in inter.get("graph", ())
                 ),
             ),
             blocks=tuple(

@@ -45,6 +45,7 @@ BLOCKS = [
     BlockSpec("cross", dense_input=True, layers=2, cross_version=1),
     BlockSpec("cross", dense_input=True, layers=2, cross_version=2),
     BlockSpec("attention", layers=2, heads=2, dim=8),
+    BlockSpec("conv", dense_input=True, kernel=3),
 ]
 
 
@@ -187,6 +188,47 @@ def test_multi_hot_mean_pooling_skips_padding(make_dataset) -> None:
     assert torch.allclose(m0b[0], expected)
 
 
+def test_skip_block_passes_its_embeddings_unchanged(make_dataset) -> None:
+    ds = make_dataset(300)
+    spec = ModelSpec(
+        embedding=EmbeddingSpec(default_dim=4), linear=False,
+        blocks=(BlockSpec("skip"), BlockSpec("conv", sparse_input=False, inputs=(0,), kernel=1)),
+        head=HeadSpec(()),
+    )
+    model = _forward_backward(spec, ds)
+    batch = batch_of(ds.valid)
+    stacked = model.embeddings.stacked(model.embeddings(batch))
+    assert torch.equal(model.blocks[0](None, None, stacked, []), stacked)
+    # kernel 1 over 5 embeddings of width 4: a 4x4 matrix and a bias.
+    assert model.plan.blocks[1].params == 4 * 4 + 4
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+
+
+def test_graph_layers_give_the_fives_formula_and_counts(make_dataset) -> None:
+    ds = make_dataset(300)
+    graph = ((("c0", "c1"), ("c0", "c2"), ("c1", "c0")), (("c0", "c1"),))
+    spec = ModelSpec(
+        embedding=EmbeddingSpec(default_dim=4), linear=False,
+        interaction=InteractionSpec(pairs=(), graph=graph), head=HeadSpec(()),
+    )
+    model = _forward_backward(spec, ds)
+    assert model.graph is not None
+    e = model.embeddings.stacked(model.embeddings(batch_of(ds.valid)))
+    pos = {f: model.plan.embedding.position(f) for f in ("c0", "c1", "c2")}
+    h1_c0 = e[:, pos["c0"]] * (e[:, pos["c1"]] + e[:, pos["c2"]]) / 2
+    h1_c1 = e[:, pos["c1"]] * e[:, pos["c0"]]
+    h2_c0 = e[:, pos["c0"]] * h1_c1  # an order-3 term: c0 * c1 * c0
+    w1, w2 = model.graph.readout
+    order = sorted([pos["c0"], pos["c1"]])
+    r1 = {order[0]: w1[0], order[1]: w1[1]}
+    expected = (h1_c0 * r1[pos["c0"]]).sum(1) + (h1_c1 * r1[pos["c1"]]).sum(1)
+    expected = expected + (h2_c0 * w2[0]).sum(1)
+    assert torch.allclose(model.graph(e), expected, atol=1e-6)
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+    # bias, the tables, one readout of width 4 per node (2 nodes at layer 1, 1 at layer 2)
+    assert model.plan.params == 1 + model.plan.embedding.table_params + 3 * 4
+
+
 def test_dag_of_blocks_head_reads_unconsumed(make_dataset) -> None:
     ds = make_dataset(400)
     blocks = (
@@ -238,3 +280,25 @@ def test_no_numeric_and_no_multi_hot_fields(make_dataset) -> None:
     ds = make_dataset(300, n_numeric=0, n_multi_hot=0)
     for name in ("deepfm", "dcn", "nfm"):
         _forward_backward(baseline(name, ds.schema), ds)
+
+
+@pytest.mark.parametrize("granularity", ["global", "field", "value"])
+def test_pep_soft_threshold_counts_and_zeros(make_dataset, granularity) -> None:
+    from recsearch.objectives.cost import nonzero_embedding_params
+    from recsearch.spec import PruneSpec
+
+    ds = make_dataset(300)
+    dense = baseline("deepfm", ds.schema, embedding_dim=4)
+    spec = dense.replace(embedding=EmbeddingSpec(default_dim=4, prune=PruneSpec(granularity, -4.6)))
+    model = _forward_backward(spec, ds)
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+    assert static_cost(spec, ds.schema).embedding_bytes == static_cost(dense, ds.schema).embedding_bytes
+    assert model.embeddings.thresholds[0].grad is not None
+    (table,) = model.embeddings.tables
+    raw = table.weight.detach()
+    (effective,) = model.embeddings.effective_tables()
+    g = torch.sigmoid(torch.tensor(-4.6))
+    assert torch.allclose(effective, torch.sign(raw) * torch.relu(raw.abs() - g))
+    n = nonzero_embedding_params(model)
+    assert n == int((raw.abs() > g).sum()) and 0 < n < raw.numel()
+    assert nonzero_embedding_params(build_model(dense, ds.schema)) == raw.numel() - 4

@@ -192,3 +192,26 @@ def test_spec_name_records_the_preset_or_says_custom(generated_schema: Schema) -
     assert decode(config, generated_schema, base=baseline("dcn")).name == "dcn"
     hpo = preset("hpo", generated_schema).get_default_configuration()
     assert decode(hpo, generated_schema).name == "hpo"
+
+
+def test_autoias_projection_width_and_fives_order_priority(generated_schema: Schema) -> None:
+    import json
+
+    from recsearch.spec import ModelSpec
+
+    space = preset("autoias", generated_schema, seed=0)
+    for config in space.sample_configuration(10):
+        assert decode(config, generated_schema).embedding.interaction_dim == config["proj.dim"]
+    space = preset("fives", generated_schema, seed=0)
+    seen_two = False
+    for config in space.sample_configuration(30):
+        spec = decode(config, generated_schema)
+        assert spec.interaction is not None and spec.interaction.pairs is None, "FM kept"
+        layers = spec.interaction.graph
+        if len(layers) == 2:
+            seen_two = True
+            assert set(layers[1]) <= set(layers[0]), "a layer-2 edge needs its layer-1 edge"
+        assert ModelSpec.from_dict(json.loads(spec.to_json())) == spec
+    assert seen_two
+    default = decode(space.get_default_configuration(), generated_schema)
+    assert default.replace(name="x") == DEEPFM_BASE.replace(name="x")

@@ -36,7 +36,7 @@ def test_available_lists_every_preset_once() -> None:
     names = available()
     assert set(names) == {
         "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
-        "hpo", "aim", "full",
+        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep",
     }
     assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
 
@@ -147,13 +147,18 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
     from recsearch.spaces import blocks
     from recsearch.spaces import compose
     from recsearch.spaces import embedding_dims
+    from recsearch.spaces import graph
     from recsearch.spaces import interaction_functions
     from recsearch.spaces import interaction_groups
     from recsearch.spaces import interaction_set
     from recsearch.spaces import loss_mixture
     from recsearch.spaces import mlp
+    from recsearch.spaces import projection
+    from recsearch.spaces import pruning
     from recsearch.spaces import training
     from recsearch.spaces.presets import AUTOFEATURE_FUNCTIONS
+    from recsearch.spaces.presets import AUTOPI_BLOCK_TYPES
+    from recsearch.spaces.presets import AUTOPI_UNITS
     from recsearch.spaces.presets import SIF_FUNCTIONS
 
     aim = {"emb": embedding_dims(schema), "inter": interaction_functions(schema),
@@ -170,6 +175,13 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
         "hpo": {"train": training(schema)},
         "aim": aim,
         "full": {**aim, "loss": loss_mixture(schema)},
+        "autoias": {"emb": embedding_dims(schema), "proj": projection(schema),
+                    "inter": interaction_functions(schema), "mlp": mlp(schema)},
+        "fives": {"graph": graph(schema, layers=2)},
+        "pep": {"pep": pruning(schema)},
+        "autopi": {"block": blocks(schema, n_blocks=4, types=AUTOPI_BLOCK_TYPES,
+                                   units=AUTOPI_UNITS),
+                   "mlp": mlp(schema, max_depth=2, units=AUTOPI_UNITS)},
     }[name])
 
 

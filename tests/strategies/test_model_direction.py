@@ -52,6 +52,7 @@ def _later_mean(
     [
         ("smac", {"n_initial": N_INITIAL, "challengers": 500}),
         ("nbtree", {"n_initial": N_INITIAL, "n_candidates": 30}),
+        ("rl", {}),
     ],
 )
 def test_model_based_trials_concentrate_on_good_values(

@@ -20,6 +20,7 @@ OWN = [
     "smac",
     "autoctr",
     "nbtree",
+    "rl",
     pytest.param("smac-gp", marks=pytest.mark.slow),
 ]
 

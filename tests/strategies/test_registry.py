@@ -12,7 +12,7 @@ from recsearch.strategies import recreate
 
 REQUIRED = {
     "random", "tpe", "gp", "qmc", "nsga2", "smac", "smac-gp", "hyperband", "bohb", "smac-hb",
-    "evolution", "autoctr", "nbtree",
+    "evolution", "autoctr", "nbtree", "rl",
 }  # fmt: skip
 
 
@@ -34,7 +34,7 @@ def test_create_gives_sampler_pruner_and_meta(name: str, make_space) -> None:
     assert strategy.meta["name"] == name and strategy.meta["seed"] == 3
     assert strategy.space is space
     cs_aware = name in {"random", "smac", "smac-gp", "hyperband", "smac-hb", "evolution",
-                        "autoctr", "nbtree"}  # fmt: skip
+                        "autoctr", "nbtree", "rl"}  # fmt: skip
     assert isinstance(strategy.sampler, ConfigSpaceSampler) == cs_aware
 
 

@@ -14,6 +14,10 @@ from typing import Literal
 import numpy as np
 
 from recsearch.errors import InvalidParameterError
+from recsearch.objectives._plan_graph import GraphLayerPlan
+from recsearch.objectives._plan_graph import graph_flops
+from recsearch.objectives._plan_graph import graph_params
+from recsearch.objectives._plan_graph import graph_plan
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Field
@@ -138,6 +142,16 @@ class EmbeddingPlan:
         """First-order weights of the sparse fields."""
         return sum(f.vocab for f in self.fields)
 
+    def prune_params(self, granularity: str | None) -> int:
+        """PEP threshold parameters: 1, one per embedded field, or one per table row."""
+        if granularity is None or not self.fields:
+            return 0
+        if granularity == "global":
+            return 1
+        if granularity == "field":
+            return self.n_fields
+        return sum(self.table_rows.values())
+
 
 def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
     """The embedding layout of ``spec`` on ``schema``.
@@ -210,7 +224,7 @@ class BlockPlan:
 
     Attributes:
         vector_width: Width of the flattened input (``mlp``, ``cross``), else 0.
-        n_embeddings: Number of input embeddings (``fm``, ``dot``, ``efc``, ``attention``):
+        n_embeddings: Number of input embeddings (the embedding-view blocks, ``EMBEDDING_VIEW``):
             the fields, one for the dense features, one per earlier ``vec`` output (projected)
             and the embeddings of earlier ``emb`` outputs (projected when their width differs).
         output: Output shape.
@@ -225,7 +239,7 @@ class BlockPlan:
     flops: int
 
 
-EMBEDDING_VIEW = ("fm", "dot", "efc", "attention")
+EMBEDDING_VIEW = ("fm", "dot", "efc", "attention", "conv", "skip")
 
 
 def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[BlockPlan, ...]:
@@ -283,6 +297,12 @@ def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[Bloc
                 params += b.dim * m + b.dim
                 flops += 2 * b.dim * m * dim
                 output = ("emb", b.dim, dim)
+            elif b.type == "conv":
+                params += dim * dim * b.kernel + dim
+                flops += 2 * m * dim * dim * b.kernel + m * dim
+                output = ("emb", m, dim)
+            elif b.type == "skip":
+                output = ("emb", m, dim)
             else:  # attention
                 width = attention_width(b)
                 a_in = dim
@@ -415,6 +435,7 @@ class ModelPlan:
         n_dense: Number of numeric features.
         pairs: Pair positions by function.
         groups: Higher-order groups.
+        graph: FIVES graph layers.
         blocks: Block shapes.
         head_input: Width of the head input (0 when there is no deep part).
         needs_stacked: Whether any part reads the stacked (common-width) view.
@@ -427,6 +448,7 @@ class ModelPlan:
     n_dense: int
     pairs: dict[str, list[tuple[int, int]]]
     groups: list[tuple[int, tuple[int, ...]]]
+    graph: tuple[GraphLayerPlan, ...]
     blocks: tuple[BlockPlan, ...]
     head_input: int
     needs_stacked: bool
@@ -452,16 +474,22 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
     dim = emb.common_dim
     pairs = pair_plan(spec, emb)
     groups = group_plan(spec, emb)
+    graph = graph_plan(spec, emb)
     blocks = block_plans(spec, emb, n_dense)
     fm_all = spec.interaction is not None and spec.interaction.pairs is None
     needs_stacked = bool(
         (fm_all and emb.n_fields >= 2)
         or pairs
         or groups
+        or graph
         or any(b.type in EMBEDDING_VIEW and b.sparse_input for b in spec.blocks)
     )
+    prune = spec.embedding.prune
     params = emb.table_params + emb.nis_projection_params
+    params += emb.prune_params(None if prune is None else prune.granularity)
     flops = sum(f.width * (len(set(f.dims)) > 1) * 2 for f in emb.fields)
+    if prune is not None:
+        flops += 3 * sum(d for f in emb.fields for d in f.dims)  # |v| - g, relu, sign
     if needs_stacked:
         params += emb.stack_projection_params
         flops += 2 * sum(f.width * dim for f in emb.fields if f.width != dim)
@@ -476,6 +504,8 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         flops += pair_flops(function, len(plist), dim)
     for order, pos in groups:
         flops += (len(pos) + 1) * dim * order
+    params += graph_params(graph, dim)
+    flops += graph_flops(graph, dim)
     for bp in blocks:
         params += bp.params
         flops += bp.flops
@@ -493,12 +523,14 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
             prev = w
         params += prev
         flops += 2 * prev
-    if not (spec.linear or head_input or pairs or groups or (fm_all and emb.n_fields >= 2)):
+    if not (
+        spec.linear or head_input or pairs or groups or graph or (fm_all and emb.n_fields >= 2)
+    ):
         raise InvalidParameterError(
             f"Spec {spec.name!r} has no linear term, no interaction and no head on this schema: "
             "it would predict a constant."
         )
     return ModelPlan(
-        emb, n_dense, pairs, groups, blocks, head_input, needs_stacked, params, int(flops),
+        emb, n_dense, pairs, groups, graph, blocks, head_input, needs_stacked, params, int(flops),
         spec.linear,
     )

@@ -1,8 +1,8 @@
-"""AutoCTR interaction blocks: MLP, FM, dot product, EFC, cross network and self-attention.
+"""Interaction blocks: MLP, FM, dot product, EFC, cross network, self-attention, 1D conv, skip.
 
 A block reads one of two views of its inputs. ``mlp`` and ``cross`` read the *vector view*: the
 dense features, the flattened embeddings and the flattened outputs of earlier blocks, concatenated.
-``fm``, ``dot``, ``efc`` and ``attention`` read the *embedding view* ``(batch, m, dim)``: the field
+The others read the *embedding view* ``(batch, m, dim)``: the field
 embeddings at the common width, the dense features projected to one embedding, each earlier vector
 output projected to one embedding and the embeddings of earlier embedding outputs (projected when
 their width differs).
@@ -156,6 +156,23 @@ class SelfAttention(nn.Module):
         return e
 
 
+class FieldConv(nn.Module):
+    """A 1D convolution along the field axis (embedding width as channels), then ReLU.
+
+    Example:
+        >>> FieldConv(4, kernel=3)(torch.randn(5, 6, 4)).shape
+        torch.Size([5, 6, 4])
+    """
+
+    def __init__(self, dim: int, *, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        """``(batch, m, dim)``."""
+        return torch.relu(self.conv(e.transpose(1, 2)).transpose(1, 2))
+
+
 class Block(nn.Module):
     """One block of the DAG: assembles its input view, then runs its core.
 
@@ -211,6 +228,10 @@ class Block(nn.Module):
             self.core = DotBlock(plan.n_embeddings)
         elif t == "efc":
             self.core = EFCBlock(plan.n_embeddings, out=spec.dim)
+        elif t == "conv":
+            self.core = FieldConv(dim, kernel=spec.kernel)
+        elif t == "skip":
+            self.core = nn.Identity()
         else:
             self.core = SelfAttention(
                 dim, width=attention_width(spec), heads=spec.heads, layers=spec.layers

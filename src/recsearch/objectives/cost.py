@@ -35,6 +35,8 @@ class Cost:
         flops_per_sample: Analytic floating-point operations of one forward pass per row.
         latency_ms_per_1000: Measured inference time of 1,000 rows in milliseconds (``nan``
             when not measured).
+        embedding_nonzero: Measured non-zero entries of the embedding tables as the trained
+            model reads them (PEP prunes to exact zeros); ``nan`` when not measured.
 
     Example:
         >>> Cost(params=10, embedding_bytes=40, flops_per_sample=20).latency_ms_per_1000
@@ -45,6 +47,7 @@ class Cost:
     embedding_bytes: int
     flops_per_sample: int
     latency_ms_per_1000: float = math.nan
+    embedding_nonzero: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         """The measures under the ``cost.*`` names of :mod:`recsearch.hooks`."""
@@ -53,6 +56,7 @@ class Cost:
             "embedding_bytes": float(self.embedding_bytes),
             "flops": float(self.flops_per_sample),
             "latency_ms": float(self.latency_ms_per_1000),
+            "embedding_nonzero": float(self.embedding_nonzero),
         }
 
 
@@ -86,6 +90,16 @@ def training_bytes(spec: ModelSpec, schema: Schema) -> int:
 def parameter_count(model: torch.nn.Module) -> int:
     """Number of trainable parameters of a built model."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def nonzero_embedding_params(model: torch.nn.Module) -> int:
+    """Non-zero entries of a built model's embedding tables as it reads them (PEP: pruned).
+
+    Example:
+        >>> nonzero_embedding_params(build_model(baseline("fm"), schema))  # doctest: +SKIP
+        6400
+    """
+    return int(sum(int((t != 0).sum()) for t in model.embeddings.effective_tables()))
 
 
 def measure_latency(model: torch.nn.Module, batch: Batch, *, repeats: int = 5) -> float:

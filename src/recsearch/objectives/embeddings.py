@@ -22,6 +22,7 @@ from recsearch.objectives._plan import rank_by_frequency
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
+    from recsearch.spec import PruneSpec
 
 Batch = dict[str, "torch.Tensor | list[torch.Tensor]"]
 EMBEDDING_INIT_STD = 1e-2
@@ -52,6 +53,7 @@ class FieldEmbeddings(nn.Module):
         plan: The embedding layout (``recsearch.objectives._plan.embedding_plan``).
         schema: The data schema (field frequencies rank NIS groups).
         stacked: Whether to create the projections to the common width.
+        prune: PEP soft thresholds (``None``: plain tables).
 
     Example:
         >>> from recsearch.objectives._plan import embedding_plan  # doctest: +SKIP
@@ -60,7 +62,14 @@ class FieldEmbeddings(nn.Module):
         torch.Size([4096, 20, 16])
     """
 
-    def __init__(self, plan: EmbeddingPlan, schema: Schema, *, stacked: bool = True) -> None:
+    def __init__(
+        self,
+        plan: EmbeddingPlan,
+        schema: Schema,
+        *,
+        stacked: bool = True,
+        prune: PruneSpec | None = None,
+    ) -> None:
         super().__init__()
         self.plan = plan
         sparse = {f.name: f for f in schema.sparse}
@@ -121,6 +130,7 @@ class FieldEmbeddings(nn.Module):
                 mh.append((plan.fields[i].column, slot))
             self._mh.append(mh)
             entries.append(t.cat_fields + t.mh_fields)
+        self._init_prune(prune, tables)
 
         # Assembly per field width: contributions of each table, projected when narrower.
         self.widths = plan.widths
@@ -162,6 +172,55 @@ class FieldEmbeddings(nn.Module):
             else:
                 self._stack_proj_index.append(-1)
 
+    def _init_prune(self, prune: PruneSpec | None, tables: dict[int, _Table]) -> None:
+        self.prune = None if prune is None else prune.granularity
+        self.thresholds = nn.ParameterList()
+        if prune is None or not self.dims:
+            return
+        if prune.granularity == "global":
+            self.thresholds.append(nn.Parameter(torch.full((1,), float(prune.init))))
+            return
+        if prune.granularity == "field":
+            self.thresholds.append(
+                nn.Parameter(torch.full((len(self.plan.fields),), float(prune.init)))
+            )
+            for k, d in enumerate(self.dims):
+                owner = np.zeros(self.plan.table_rows[d], dtype=np.int64)
+                for i, rows in tables[d].rows.items():
+                    owner[rows[rows > 0]] = i
+                self.register_buffer(f"owner_{k}", torch.as_tensor(owner), False)
+            return
+        for d in self.dims:
+            self.thresholds.append(
+                nn.Parameter(torch.full((self.plan.table_rows[d],), float(prune.init)))
+            )
+
+    def _threshold(self, k: int, rows: torch.Tensor) -> torch.Tensor:
+        """PEP's ``g(s)`` for each looked-up row, shaped to broadcast over the dimension."""
+        if self.prune == "global":
+            return torch.sigmoid(self.thresholds[0])
+        if self.prune == "field":
+            s = self.thresholds[0][getattr(self, f"owner_{k}")[rows]]
+        else:
+            s = self.thresholds[k][rows]
+        return torch.sigmoid(s).unsqueeze(-1)
+
+    def _lookup(self, k: int, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of table ``k``, soft-thresholded when pruned."""
+        v = self.tables[k](rows)
+        if self.prune is None:
+            return v
+        return torch.sign(v) * torch.relu(v.abs() - self._threshold(k, rows))
+
+    def effective_tables(self) -> list[torch.Tensor]:
+        """The tables as the model reads them (thresholded when pruned), without gradients."""
+        with torch.no_grad():
+            out = []
+            for k, table in enumerate(self.tables):
+                rows = torch.arange(table.num_embeddings, device=table.weight.device)
+                out.append(self._lookup(k, rows))
+            return out
+
     def _gather(self, k: int, batch: Batch) -> torch.Tensor:
         """Rows of table ``k`` for every entry it holds: ``(batch, entries, dim)``."""
         table = self.tables[k]
@@ -176,14 +235,14 @@ class FieldEmbeddings(nn.Module):
                 rows = getattr(self, f"remap_{k}")[x + getattr(self, f"off_{k}")]
             else:
                 rows = x + getattr(self, f"off_{k}")
-            parts.append(table(rows))
+            parts.append(self._lookup(k, rows))
         for column, slot in self._mh[k]:
             ids = batch["multi_hot"][column]
             assert isinstance(ids, torch.Tensor)
             rows = getattr(self, f"mhmap_{k}_{slot}")[ids]
             mask = (ids != 0).unsqueeze(-1).to(table.weight.dtype)
             count = mask.sum(1).clamp_min(1.0)
-            parts.append(((table(rows) * mask).sum(1) / count).unsqueeze(1))
+            parts.append(((self._lookup(k, rows) * mask).sum(1) / count).unsqueeze(1))
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def forward(self, batch: Batch) -> list[torch.Tensor]:

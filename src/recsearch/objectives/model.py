@@ -14,6 +14,7 @@ from recsearch.objectives.blocks import Block
 from recsearch.objectives.embeddings import Batch
 from recsearch.objectives.embeddings import FieldEmbeddings
 from recsearch.objectives.embeddings import LinearTerm
+from recsearch.objectives.graph import GraphInteraction
 from recsearch.objectives.interactions import GroupInteractions
 from recsearch.objectives.interactions import PairInteractions
 from recsearch.objectives.interactions import fm_interaction
@@ -71,7 +72,9 @@ class CTRModel(nn.Module):
         self.spec = spec
         self.plan: ModelPlan = plan
         emb = plan.embedding
-        self.embeddings = FieldEmbeddings(emb, schema, stacked=plan.needs_stacked)
+        self.embeddings = FieldEmbeddings(
+            emb, schema, stacked=plan.needs_stacked, prune=spec.embedding.prune
+        )
         self.bias = nn.Parameter(torch.zeros(1))
         self.linear = (
             LinearTerm(emb, n_categorical=len(schema.categorical), n_dense=plan.n_dense)
@@ -83,6 +86,11 @@ class CTRModel(nn.Module):
         self.pairs = PairInteractions(plan.pairs, dim=emb.common_dim) if plan.pairs else None
         self.groups = (
             GroupInteractions(plan.groups, n_fields=emb.n_fields) if plan.groups else None
+        )
+        self.graph = (
+            GraphInteraction(plan.graph, n_fields=emb.n_fields, dim=emb.common_dim)
+            if plan.graph
+            else None
         )
         self.blocks = nn.ModuleList(
             Block(b, plan.blocks[i], plan.blocks[:i], n_dense=plan.n_dense, dim=emb.common_dim)
@@ -123,6 +131,9 @@ class CTRModel(nn.Module):
         if self.groups is not None:
             assert stacked is not None
             logit = logit + self.groups(stacked)
+        if self.graph is not None:
+            assert stacked is not None
+            logit = logit + self.graph(stacked)
         if self.head is not None:
             if self.blocks:
                 outputs: list[torch.Tensor] = []

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+from typing import get_args
 
 import numpy as np
 import optuna
@@ -56,9 +57,9 @@ __all__ = ["COST_MEASURES", "DEFAULT_BUDGET", "METRICS", "CTRObjective"]
 _log = logging.getLogger(__name__)
 
 Metric = Literal["auc", "logloss"]
-CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms"]
+CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms", "embedding_nonzero"]
 METRICS: dict[str, str] = {"auc": "maximize", "logloss": "minimize"}
-COST_MEASURES: tuple[str, ...] = ("params", "embedding_bytes", "flops", "latency_ms")
+COST_MEASURES: tuple[str, ...] = get_args(CostMeasure)
 DEFAULT_BUDGET = Budget(epochs=1.0, eval_every=0.25)
 """One epoch, evaluated (and reported to the pruner) four times."""
 

@@ -27,6 +27,7 @@ from recsearch.errors import NonFiniteLossError
 from recsearch.objectives._plan import model_plan
 from recsearch.objectives.cost import Cost
 from recsearch.objectives.cost import measure_latency
+from recsearch.objectives.cost import nonzero_embedding_params
 from recsearch.objectives.cost import parameter_count
 from recsearch.objectives.cost import training_bytes
 from recsearch.objectives.metrics import auc
@@ -491,7 +492,10 @@ def train(
     latency = math.nan
     if measure and n_valid:
         latency = measure_latency(model, _take(valid_data, slice(0, LATENCY_ROWS)))
-    cost = Cost(parameter_count(model), plan.embedding_bytes, plan.flops, latency)
+    cost = Cost(
+        parameter_count(model), plan.embedding_bytes, plan.flops, latency,
+        nonzero_embedding_params(model),
+    )
     return TrainResult(
         valid_auc=best_auc,
         valid_logloss=best_loss,

@@ -1,6 +1,7 @@
 """Search spaces as ConfigSpace objects, their decoding into model specs, and the Optuna bridge.
 
-- builders (:mod:`recsearch.spaces.builders`): one space per search dimension, and
+- builders (:mod:`recsearch.spaces.builders`, :mod:`recsearch.spaces.more_builders`): one space
+  per search dimension, and
   :func:`compose` (hyperparameter names ``<section>.<local name>``, MLflow-safe);
 - presets: :func:`preset` and :func:`available`;
 - :func:`decode`: a configuration as a :class:`~recsearch.spec.ModelSpec`;
@@ -34,6 +35,9 @@ from recsearch.spaces.builders import pair_name
 from recsearch.spaces.builders import training
 from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
+from recsearch.spaces.more_builders import graph
+from recsearch.spaces.more_builders import projection
+from recsearch.spaces.more_builders import pruning
 from recsearch.spaces.presets import PresetName
 from recsearch.spaces.presets import available
 from recsearch.spaces.presets import from_json
@@ -53,6 +57,7 @@ __all__ = [
     "distributions",
     "embedding_dims",
     "forbidden_reason",
+    "graph",
     "from_json",
     "from_param",
     "interaction_functions",
@@ -64,6 +69,8 @@ __all__ = [
     "pair_name",
     "params_from_configuration",
     "preset",
+    "projection",
+    "pruning",
     "suggest",
     "to_json",
     "to_param",

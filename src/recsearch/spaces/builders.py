@@ -49,6 +49,7 @@ from ConfigSpace import NotEqualsCondition
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spec import BLOCK_TYPES
+from recsearch.spec import CROSS_VERSIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 __all__ = [
+    "AUTOCTR_BLOCK_TYPES",
     "BATCH_SIZES",
     "DEFAULT_DIMS",
     "LOSS_WEIGHTS",
@@ -79,6 +81,8 @@ DEFAULT_DIMS: tuple[int, ...] = (0, 2, 4, 8, 16, 32, 64)
 MLP_UNITS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
 LOSS_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 BATCH_SIZES: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
+AUTOCTR_BLOCK_TYPES: tuple[BlockType, ...] = ("mlp", "fm", "dot", "efc", "cross", "attention")
+"""AutoCTR's six block types (the default of :func:`blocks`)."""
 
 _SAFE = re.compile(r"^[\w.\- /]+$")
 
@@ -309,7 +313,7 @@ def blocks(
     schema: Schema,
     *,
     n_blocks: int = 7,
-    types: Sequence[BlockType] = BLOCK_TYPES,
+    types: Sequence[BlockType] = AUTOCTR_BLOCK_TYPES,
     units: Sequence[int] = MLP_UNITS,
 ) -> ConfigurationSpace:
     """The AutoCTR DAG of ``n_blocks`` blocks, each with a type and its inputs.
@@ -318,7 +322,8 @@ def blocks(
 
     - ``<i>.type``; type-conditional hyperparameters: ``<i>.units`` (ordinal) and ``<i>.depth``
       (mlp), ``<i>.cross_layers`` and ``<i>.cross_version`` (cross), ``<i>.heads`` (ordinal) and
-      ``<i>.attn_layers`` (attention), ``<i>.dim`` (ordinal; fm output width, efc embeddings).
+      ``<i>.attn_layers`` (attention), ``<i>.dim`` (ordinal; fm output width, efc embeddings),
+      ``<i>.kernel`` (ordinal; conv). ``skip`` has none.
     - ``<i>.main``: the one input the block always reads: ``dense`` (only when the schema has
       numeric fields), ``sparse`` or ``b<j>`` (block ``j < i``).
     - extra input bits ``<i>.dense``, ``<i>.sparse`` and ``<i>.skip<j>``, each active only when
@@ -382,10 +387,11 @@ def _blocks_items(
             (_ordinal(f"{p}units", widths, _nearest(widths, 256)), ["mlp"]),
             (Integer(f"{p}depth", (1, 3), default=1), ["mlp"]),
             (Integer(f"{p}cross_layers", (1, 4), default=2), ["cross"]),
-            (Categorical(f"{p}cross_version", [1, 2], default=1), ["cross"]),
+            (Categorical(f"{p}cross_version", list(CROSS_VERSIONS), default=1), ["cross"]),
             (_ordinal(f"{p}heads", [1, 2, 4], 2), ["attention"]),
             (Integer(f"{p}attn_layers", (1, 3), default=1), ["attention"]),
             (_ordinal(f"{p}dim", [2, 4, 8, 16, 32], 8), ["fm", "efc"]),
+            (_ordinal(f"{p}kernel", [1, 3, 5], 3), ["conv"]),
         ]
         for hp, on in typed:
             live = [t for t in on if t in tps]

@@ -18,7 +18,13 @@ Rules, section by section (inactive hyperparameters take the documented defaults
 - ``group``: per order and group, the selected fields that are not dropped; a group with fewer
   than two such fields is left out. Without an ``inter`` section, groups replace the base's
   pairs (AutoGroup): the spec has no pairwise part.
-- Interactions that end up with no pair and no group decode to ``interaction=None``.
+- ``proj``: ``dim`` is ``embedding.interaction_dim``.
+- ``pep``: ``embedding.prune`` from ``granularity`` and ``init``.
+- ``graph``: per layer ``k`` the edges ``(a, b)`` whose boolean is true (and active); edges with
+  a dropped field are left out. The graph adds to the base's pairs (FIVES on top of the DeepFM
+  base: with every edge off the model is the base).
+- Interactions that end up with no pair, no group and no graph edge decode to
+  ``interaction=None``.
 - ``block``: one :class:`~recsearch.spec.BlockSpec` per block: ``main`` plus the extra bits give
   the inputs; ``layers`` is ``depth`` (mlp), ``cross_layers`` (cross) or ``attn_layers``
   (attention); inactive ones take ``BlockSpec``'s defaults. A ``dot`` block whose inputs hold
@@ -32,6 +38,7 @@ Rules, section by section (inactive hyperparameters take the documented defaults
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -53,6 +60,7 @@ from recsearch.spec import InteractionSpec
 from recsearch.spec import LossSpec
 from recsearch.spec import ModelSpec
 from recsearch.spec import PairInteraction
+from recsearch.spec import PruneSpec
 from recsearch.spec import TrainingSpec
 from recsearch.spec import baseline
 
@@ -62,9 +70,12 @@ DEEPFM_BASE: ModelSpec = baseline("deepfm", head=HeadSpec(widths=(128, 64)))
 BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
-SECTIONS: tuple[str, ...] = ("emb", "inter", "group", "block", "loss", "mlp", "train")
+SECTIONS: tuple[str, ...] = (
+    "emb", "proj", "pep", "inter", "group", "graph", "block", "loss", "mlp", "train"
+)
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
+_GRAPH = re.compile(r"^graph\.l(\d+)\.")
 _BLOCK = re.compile(r"^block\.(\d+)\.type$")
 
 
@@ -101,11 +112,7 @@ def _embedding(config: Configuration, schema: Schema, base: EmbeddingSpec) -> Em
         fields.append(FieldEmbedding(f.name, dims))
     listed = {fe.field for fe in fields}
     kept = tuple(fe for fe in base.fields if fe.field not in listed)
-    return EmbeddingSpec(
-        default_dim=base.default_dim,
-        fields=kept + tuple(fields),
-        interaction_dim=base.interaction_dim,
-    )
+    return dataclasses.replace(base, fields=kept + tuple(fields))
 
 
 def _interaction(
@@ -116,7 +123,7 @@ def _interaction(
 ) -> InteractionSpec | None:
     space = config.config_space
     present = sections(space)
-    if "inter" not in present and "group" not in present:
+    if not {"inter", "group", "graph"} & set(present):
         return base
     names = list(schema.sparse_names)
     pairs: tuple[PairInteraction, ...] | None
@@ -133,7 +140,7 @@ def _interaction(
         pairs = tuple(chosen)
     elif "group" in present:
         pairs = ()
-    else:  # pragma: no cover - excluded above
+    else:
         pairs = base.pairs if base is not None else ()
     groups: tuple[FieldGroup, ...]
     if "group" in present:
@@ -152,9 +159,33 @@ def _interaction(
         groups = tuple(found)
     else:
         groups = base.groups if base is not None else ()
-    if pairs is not None and not pairs and not groups:
+    graph = _graph(config, names, dropped) if "graph" in present else (
+        base.graph if base is not None else ()
+    )
+    if pairs is not None and not pairs and not groups and not any(graph):
         return None
-    return InteractionSpec(pairs=pairs, groups=groups)
+    return InteractionSpec(pairs=pairs, groups=groups, graph=graph)
+
+
+def _graph(
+    config: Configuration, names: list[str], dropped: set[str]
+) -> tuple[tuple[tuple[str, str], ...], ...]:
+    space = config.config_space
+    n_layers = max(int(m.group(1)) for n in space if (m := _GRAPH.match(n)))
+    layers = []
+    for k in range(1, n_layers + 1):
+        layers.append(tuple(
+            (a, b)
+            for a in names
+            for b in names
+            if a != b
+            and a not in dropped
+            and b not in dropped
+            and _get(config, f"graph.l{k}.{pair_name(a, b)}", False)
+        ))
+    while layers and not layers[-1]:
+        layers.pop()
+    return tuple(layers)
 
 
 def _n_embeddings(out: tuple[str, int]) -> int:
@@ -197,11 +228,12 @@ def _blocks(config: Configuration, n_fields: int, n_dense: int) -> tuple[BlockSp
             dim=int(_get(config, f"{p}dim", defaults.dim)),
             heads=int(_get(config, f"{p}heads", defaults.heads)),
             cross_version=int(_get(config, f"{p}cross_version", defaults.cross_version)),
+            kernel=int(_get(config, f"{p}kernel", defaults.kernel)),
         )
         out.append(block)
         if btype == "efc":
             shapes.append(("emb", block.dim))
-        elif btype == "attention":
+        elif btype in ("attention", "conv", "skip"):
             shapes.append(("emb", m))
         else:
             shapes.append(("vec", 1))
@@ -284,6 +316,14 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
         embedding = _embedding(config, schema, base.embedding) if "emb" in present else (
             base.embedding
         )
+        if "proj" in present:
+            embedding = dataclasses.replace(
+                embedding, interaction_dim=int(_get(config, "proj.dim"))
+            )
+        if "pep" in present:
+            embedding = dataclasses.replace(embedding, prune=PruneSpec(
+                _get(config, "pep.granularity"), float(_get(config, "pep.init"))
+            ))
         dropped = {f for f in schema.sparse_names if all(d == 0 for d in embedding.dims_of(f))}
         meta = space.meta if isinstance(space.meta, dict) else {}
         return ModelSpec(

@@ -37,10 +37,11 @@ from ConfigSpace import ConfigurationSpace
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces import builders as b
-from recsearch.spec import BLOCK_TYPES
+from recsearch.spaces import more_builders as mb
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
+from recsearch.spec import PRUNE_GRANULARITIES
 
 if TYPE_CHECKING:
     import optuna
@@ -73,9 +74,15 @@ PresetName = Literal[
     "hpo",
     "aim",
     "full",
+    "autoias",
+    "fives",
+    "autopi",
+    "pep",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
+AUTOPI_BLOCK_TYPES = ("skip", "attention", "mlp", "fm", "conv")
+AUTOPI_UNITS = (32, 64, 128, 256)
 AUTOFEATURE_FUNCTIONS = ("inner", "hadamard", "plus", "concat", "outer")
 
 
@@ -105,6 +112,24 @@ def _train(_: Schema) -> list[Any]:
 
 def _loss(_: Schema) -> list[Any]:
     return b._loss_items("loss.", losses=LOSSES, weights=b.LOSS_WEIGHTS)
+
+
+def _autoias(s: Schema) -> Sections:
+    return {
+        "emb": _emb(s),
+        "proj": mb._projection_items("proj.", dims=mb.PROJECTION_DIMS),
+        "inter": _fns(s),
+        "mlp": _mlp(s),
+    }
+
+
+def _autopi(s: Schema) -> Sections:
+    return {
+        "block": b._blocks_items(
+            s, "block.", n_blocks=4, types=AUTOPI_BLOCK_TYPES, units=AUTOPI_UNITS
+        ),
+        "mlp": b._mlp_items("mlp.", max_depth=2, units=AUTOPI_UNITS),
+    }
 
 
 def _aim(s: Schema) -> Sections:
@@ -139,7 +164,9 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
     "autoctr": (
         "AutoCTR: a DAG of 7 typed blocks (mlp/fm/dot/efc/cross/attention) with skip inputs.",
         lambda s: {
-            "block": b._blocks_items(s, "block.", n_blocks=7, types=BLOCK_TYPES, units=b.MLP_UNITS)
+            "block": b._blocks_items(
+                s, "block.", n_blocks=7, types=b.AUTOCTR_BLOCK_TYPES, units=b.MLP_UNITS
+            )
         },
     ),
     "autoloss": (
@@ -151,12 +178,29 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         lambda s: {"train": _train(s)},
     ),
     "aim": (
-        "AIM / AutoIAS: embedding dims + pair interactions with functions + MLP + training.",
+        "AIM: embedding dims + pair interactions with functions + MLP + training.",
         _aim,
     ),
     "full": (
         "Everything of aim plus the loss mixture (AMEIR-style comprehensive search).",
         lambda s: {**_aim(s), "loss": _loss(s)},
+    ),
+    "autoias": (
+        "AutoIAS: embedding dims + projection width + per-pair functions + MLP depth/widths.",
+        _autoias,
+    ),
+    "fives": (
+        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its layer-1 one.",
+        lambda s: {"graph": mb._graph_items(s, "graph.", layers=2)},
+    ),
+    "autopi": (
+        "AutoPI: a 4-node cell (skip/attention/FC/FM/1D conv, chosen inputs) + ensemble MLP.",
+        _autopi,
+    ),
+    "pep": (
+        "PEP: learnable soft thresholds prune the embeddings (granularity, initial threshold).",
+        lambda s: {"pep": mb._pruning_items("pep.", granularities=PRUNE_GRANULARITIES,
+                                            inits=mb.PEP_INITS)},
     ),
 }
 

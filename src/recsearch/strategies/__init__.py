@@ -22,6 +22,7 @@ from recsearch.strategies._nbtree import NBTree
 from recsearch.strategies._nbtree import NBTreeSampler
 from recsearch.strategies._random import RandomConfigSampler
 from recsearch.strategies._registry import Strategy
+from recsearch.strategies._rl import ReinforceSampler
 from recsearch.strategies._registry import available
 from recsearch.strategies._registry import create
 from recsearch.strategies._registry import recreate
@@ -37,6 +38,7 @@ __all__ = [
     "Observation",
     "RandomConfigSampler",
     "RegularizedEvolutionSampler",
+    "ReinforceSampler",
     "SMACSampler",
     "Strategy",
     "available",

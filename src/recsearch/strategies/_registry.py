@@ -22,6 +22,7 @@ from recsearch.strategies._autoctr import AutoCTRSampler
 from recsearch.strategies._evolution import RegularizedEvolutionSampler
 from recsearch.strategies._nbtree import NBTreeSampler
 from recsearch.strategies._random import RandomConfigSampler
+from recsearch.strategies._rl import ReinforceSampler
 from recsearch.strategies._smac import SMACSampler
 
 
@@ -196,6 +197,12 @@ _REGISTRY: dict[str, _Entry] = {
         "AutoFeature: Naive-Bayes-tree guided evolution (mutation and crossover of good "
         "configurations scored by P(good)), with a share of random configurations.",
         NBTreeSampler,
+    ),
+    "rl": _Entry(
+        "REINFORCE controller (Zoph & Le; NIS, AutoIAS): a factorised softmax policy over the "
+        "space's hyperparameters, moving-average baseline, entropy bonus; reward = metric, or "
+        "metric - cost_weight * cost.",
+        ReinforceSampler,
     ),
 }
 
