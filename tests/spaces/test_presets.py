@@ -214,6 +214,9 @@ def test_each_default_configuration_decodes_to_its_documented_base(
                          ("mlp", (3,), 128), ("mlp", (4,), 64), ("mlp", (5,), 64)]
         assert spec.blocks[2].dense_input and spec.head.widths == ()
         return
+    if name == "autopi":
+        assert {b.type for b in spec.blocks} == {"skip"} and spec.head.widths == (128, 128)
+        return
     base = DEEPFM_BASE
     assert spec.head == base.head and spec.loss == base.loss and spec.linear
     assert all(spec.embedding.dims_of(f) in ((16,), (16, 16, 16)) for f in

@@ -16,8 +16,10 @@ exactly that DeepFM:
   ``mlp`` blocks (256, 128, 128, 64, 64) on the raw embeddings (and the dense features when the
   schema has them); the head is one linear layer over the three outputs, as DeepFM sums its parts.
 - ``autoloss``: plain BCE; ``hpo``: Adam at lr 1e-3, batch 1024 (weight decays 1e-7);
-  ``aim``, ``full``: the DeepFM base (every field at 16, every pair by inner product, MLP
-  ``(128, 64)``, BCE, Adam).
+  ``aim``, ``full``, ``autoias``: the DeepFM base (every field at 16, every pair by inner
+  product, MLP ``(128, 64)``, BCE, Adam; ``autoias`` projects interactions to 16).
+- ``fives``: no graph edge (the DeepFM base); ``pep``: the DeepFM base with thresholds that
+  prune almost nothing; ``autopi``: a DNN (four ``skip`` nodes, MLP ``(128, 128)``).
 
 ``space.meta`` of a preset holds ``{"preset": name, "sections": [...], "description": ...}`` so
 runs can record it; :func:`to_json` / :func:`from_json` keep it (ConfigSpace's own serialization
@@ -216,6 +218,10 @@ BASES: dict[str, str] = {
     "hpo": "DeepFM base: Adam, lr 1e-3, batch 1024, weight decays 1e-7.",
     "aim": "DeepFM base: every field at 16, every pair by inner product, MLP (128, 64).",
     "full": "DeepFM base as in aim, trained with plain BCE.",
+    "autoias": "DeepFM base (as in aim) with the interaction projection at 16.",
+    "fives": "DeepFM base: no graph edge, so only the FM's order-2 pairs.",
+    "autopi": "A DNN: four skip nodes pass the raw embeddings to the MLP (128, 128).",
+    "pep": "DeepFM base with almost no pruning (per-field thresholds from -5).",
 }
 """Per preset, the base model its default configuration decodes to (module docstring)."""
 
@@ -245,7 +251,7 @@ def _base_defaults(name: str, space_names: set[str]) -> dict[str, Any]:
         for hp in space_names:
             if hp.startswith("group.") and not hp.startswith("group.o2.g0."):
                 out[hp] = False
-    elif name in ("aim", "full"):
+    elif name in ("aim", "full", "autoias"):
         out["mlp.width.1"] = 64
     return {k: v for k, v in out.items() if k in space_names}
 
