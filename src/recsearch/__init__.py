@@ -8,6 +8,8 @@ strategy is an Optuna sampler or pruner (:mod:`recsearch.strategies`) and runs a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from typing import Any
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
@@ -16,4 +18,17 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "retrain"]
+
+if TYPE_CHECKING:
+    from recsearch.study.retraining import retrain
+
+
+def __getattr__(name: str) -> Any:
+    # NOTE: lazy, so `import recsearch` stays light; the module is not named `retrain`, or
+    # importing it would shadow this function.
+    if name == "retrain":
+        from recsearch.study.retraining import retrain
+
+        return retrain
+    raise AttributeError(f"module 'recsearch' has no attribute {name!r}")

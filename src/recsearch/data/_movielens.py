@@ -138,7 +138,8 @@ def _read_atomic(
     return data, users, items
 
 
-def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd.DataFrame:
+def _raw(kind: str, files: tuple[Path, Path, Path]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The joined raw columns (:data:`RAW_COLUMNS`) of every rating, and the ratings."""
     data, users, items = (_read_grouplens if kind == "grouplens" else _read_atomic)(files)
     rating = _int_column(data, "rating", files[0], 1 if kind == "grouplens" else 2)
     ts = _int_column(data, "timestamp", files[0], 1 if kind == "grouplens" else 2)
@@ -149,10 +150,33 @@ def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd
     raw = data[["user_id", "item_id"]].merge(users, on="user_id", how="left")
     raw = raw.merge(items, on="item_id", how="left")
     raw["timestamp"] = ts
+    return raw, rating
+
+
+def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd.DataFrame:
+    raw, rating = _raw(kind, files)
     frame = derive_fields(raw, zip_prefix_len=zip_prefix_len)
-    frame["timestamp"] = ts
+    frame["timestamp"] = raw["timestamp"].to_numpy()
     frame["label"] = (rating >= 4).astype(np.int64)
     return frame
+
+
+def movielens_100k_rows(n: int = 5, path: str | Path | None = None) -> pd.DataFrame:
+    """The first ``n`` ratings as raw rows: what a deployed MovieLens model scores.
+
+    The columns are :data:`RAW_COLUMNS` (``user_id``, ``item_id``, ``timestamp``, ``age``,
+    ``gender``, ``occupation``, ``zip_code``, ``release_date`` or ``release_year``, ``genres``);
+    no rating. Reads ``path`` or the cache folder (see :func:`movielens_100k`).
+
+    Example:
+        >>> model.predict(movielens_100k_rows(5))  # doctest: +SKIP
+    """
+    folder = cache_home() / "ml-100k" if path is None else Path(path)
+    found = _find(folder)
+    if found is None:
+        raise DataError(f"{folder}: no MovieLens-100K files (run movielens_100k() once)")
+    raw, _ = _raw(*found)
+    return raw.head(int(n)).reset_index(drop=True)
 
 
 def _as_id(text: str) -> int | str:

@@ -135,6 +135,10 @@ def _signature(example: pd.DataFrame, encoder: Encoder, output: np.ndarray) -> A
         ColSpec(c.type if c.name in numeric else AnyType(), c.name, required=c.name in needed)
         for c in inferred.inputs.inputs
     ]
+    have = {c.name for c in cols}
+    cols += [ColSpec(AnyType(), name, required=False)
+             for alts in encoder.raw_columns if len(alts) > 1 for name in alts
+             if name not in have]  # fmt: skip
     return ModelSignature(inputs=MlflowSchema(cols), outputs=inferred.outputs)
 
 
