@@ -1,6 +1,6 @@
 """Optuna storages by URL, with heartbeats, and one retry of a dead worker's trial.
 
-Split from :mod:`recsearch.runner`, which re-exports these names. URLs:
+Used by :mod:`recsearch.study` (and re-exported by :mod:`recsearch.runner`). URLs:
 
 - no URL: a journal file, ``recsearch-journal.log`` in the working directory. The journal storage
   appends operations to one file under a file lock, so several worker processes write at once
@@ -42,6 +42,12 @@ from optuna.trial import TrialState
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.study.failures import FAILURE_SURPLUS
+from recsearch.study.failures import FAILURE_WORKER_DIED
+from recsearch.study.failures import USER_ATTR_FAILURE_KIND
+from recsearch.study.failures import failure_kind
+from recsearch.study.failures import first_line as _first_line
+from recsearch.study.failures import record_failure
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -56,12 +62,6 @@ __all__ = [
 
 DEFAULT_JOURNAL = "recsearch-journal.log"
 """The default storage: a journal file in the working directory."""
-
-FAILURE_WORKER_DIED = "worker died"
-"""Prefix of the ``failure`` attribute of a trial whose worker stopped sending heartbeats."""
-
-FAILURE_SURPLUS = "surplus"
-"""Prefix of the ``failure`` attribute of a trial started after the study reached its target."""
 
 SYSTEM_ATTR_WORKER = "recsearch.worker"
 SYSTEM_ATTR_HEARTBEAT = "recsearch.heartbeat"
@@ -113,7 +113,7 @@ class _StaleTrialHandler:
             except Exception as exc:  # noqa: BLE001 - a tracking outage never stops the study
                 print(f"recsearch: tracker failed on dead trial {trial.number}: {exc}",
                       file=sys.stderr)
-        if trial.user_attrs.get(USER_ATTR_FAILURE, "").startswith(FAILURE_SURPLUS):
+        if failure_kind(trial) in ("surplus", "budget"):
             return
         retry_trial(study, trial, max_retry=self.max_retry)
 
@@ -140,7 +140,11 @@ def retry_trial(study: optuna.Study, trial: FrozenTrial, *, max_retry: int = 1) 
     }
     system_attrs["failed_trial"] = trial.system_attrs.get("failed_trial", trial.number)
     system_attrs["retry_history"] = history
-    user_attrs = {k: v for k, v in trial.user_attrs.items() if k != USER_ATTR_FAILURE}
+    user_attrs = {
+        k: v
+        for k, v in trial.user_attrs.items()
+        if k not in (USER_ATTR_FAILURE, USER_ATTR_FAILURE_KIND)
+    }
     study.add_trial(
         optuna.create_trial(
             state=TrialState.WAITING,
@@ -161,10 +165,11 @@ def _mark_dead(storage: BaseStorage, trial_ids: list[int]) -> list[int]:
     """
     for trial_id in trial_ids:
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError, KeyError):
-            storage.set_trial_user_attr(
-                trial_id,
-                USER_ATTR_FAILURE,
+            record_failure(
+                storage,
+                "worker_died",
                 f"{FAILURE_WORKER_DIED}: no heartbeat from its worker process",
+                trial_id=trial_id,
             )
     return trial_ids
 
@@ -247,12 +252,6 @@ def _parse_storage(url: str | None) -> tuple[Literal["journal", "rdb"], str]:
             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB, mysql+pymysql://... or journal:PATH"
         )
     return "rdb", url
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line[:300]
 
 
 def _root_line(exc: BaseException) -> str:

@@ -39,6 +39,8 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.study.failures import exception_kind
+from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
@@ -231,8 +233,9 @@ class CTRObjective:
             self._hook("trial_ended", trial, dict(state["metrics"]), None)
             raise
         except Exception as exc:
-            reason = trial.user_attrs.get(USER_ATTR_FAILURE) or f"{type(exc).__name__}: {exc}"
-            trial.set_user_attr(USER_ATTR_FAILURE, reason)
+            kind = exception_kind(exc)
+            record_failure(trial, kind, f"{type(exc).__name__}: {exc}", keep_text=True)
+            reason = trial.user_attrs.get(USER_ATTR_FAILURE)
             trial.set_user_attr(USER_ATTR_EPOCHS, state["epochs"])
             self._hook("trial_ended", trial, dict(state["metrics"]), reason)
             raise

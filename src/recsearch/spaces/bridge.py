@@ -52,7 +52,7 @@ from optuna.distributions import IntDistribution
 from recsearch.errors import ForbiddenConfigurationError
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
-from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     import optuna
@@ -245,7 +245,7 @@ def suggest(trial: optuna.trial.BaseTrial, space: ConfigurationSpace) -> Configu
     active = {k: v for k, v in values.items() if v is not NotSet}
     reason = forbidden_reason(space, active)
     if reason is not None:
-        trial.set_user_attr(USER_ATTR_FAILURE, reason)
+        record_failure(trial, "forbidden", reason)
         raise ForbiddenConfigurationError(reason)
     return _configuration(space, active, origin="optuna")
 
