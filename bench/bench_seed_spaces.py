@@ -5,9 +5,18 @@
 same budget and seeds as a short TPE search; the search's best (by validation AUC) is
 retrained with the same seeds and reported on the test split.
 
+``--pep``: PEP's AUC against sparsity on MovieLens-100K: DeepFM with per-field thresholds at
+each initial value, the share of embedding entries left non-zero after training beside the AUC.
+
+``--numeric``: on data whose numeric fields have a nonlinear effect, DeepFM with every numeric
+field as dense input against the same model with each AutoDis representation (same budget and
+seeds).
+
 Run (1 thread, a few minutes)::
 
     OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --space fives --trials 12
+    OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --numeric
+    OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --pep --epochs 3 --seeds 2
 """
 
 from __future__ import annotations
@@ -51,6 +60,53 @@ def _retrain(spec, data, budget, seeds):  # type: ignore[no-untyped-def]
     }
 
 
+def _numeric_bench(args: argparse.Namespace) -> None:
+    from recsearch.spec import EmbeddingSpec
+    from recsearch.spec import NumericEmbedding
+
+    data = synthetic(
+        args.rows, n_categorical=4, n_numeric=3, max_vocab=40, noise_fraction=0.0,
+        numeric_effect="nonlinear", seed=0,
+    )
+    print(json.dumps({"data": {"rows": args.rows, "oracle_test_auc": data.info["oracle_auc"]["test"],
+                               "field_weights": data.info["ground_truth"]["field_weights"]}}))
+    budget = Budget(epochs=args.epochs, eval_every=0.5)
+    base = DEEPFM_BASE.replace(training=TRAINING)
+    names = [f.name for f in data.schema.numeric]
+    reps = {
+        "dense": (),
+        "field": tuple(NumericEmbedding(n, "field") for n in names),
+        "bucket_quantile_16": tuple(NumericEmbedding(n, "bucket", buckets=16) for n in names),
+        "autodis_h16_t1": tuple(NumericEmbedding(n, "autodis", meta=16) for n in names),
+    }
+    for name, numeric in reps.items():
+        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, numeric=numeric))
+        print(json.dumps({"numeric": name, **_retrain(spec, data, budget, list(range(args.seeds)))}))
+
+
+def _pep_bench(args: argparse.Namespace) -> None:
+    from recsearch.data import movielens_100k
+    from recsearch.spaces.more_builders import PEP_INITS
+    from recsearch.spec import EmbeddingSpec
+    from recsearch.spec import PruneSpec
+
+    data = movielens_100k(download=False)
+    budget = Budget(epochs=args.epochs, eval_every=0.5)
+    base = DEEPFM_BASE.replace(training=TRAINING)
+    for init in (None, *PEP_INITS, -3.0):
+        prune = None if init is None else PruneSpec("field", init=init)
+        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, prune=prune))
+        out = [train(spec, data, budget, device="cpu", seed=s, measure=False)
+               for s in range(args.seeds)]
+        total = sum(data.schema[f].vocab_size for f in data.schema.sparse_names) * 16
+        nonzero = statistics.mean(r.cost.embedding_nonzero for r in out)
+        print(json.dumps({
+            "pep_init": init, "test_auc": round(statistics.mean(r.test_auc for r in out), 4),
+            "valid_auc": round(statistics.mean(r.valid_auc for r in out), 4),
+            "nonzero_share": round(nonzero / total, 4), "nonzero": nonzero,
+        }))
+
+
 def main() -> None:
     """Run the bench and print one JSON line per model."""
     parser = argparse.ArgumentParser()
@@ -59,9 +115,17 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--numeric", action="store_true")
+    parser.add_argument("--pep", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.numeric:
+        _numeric_bench(args)
+        return
+    if args.pep:
+        _pep_bench(args)
+        return
     data = _data(args.rows, 0)
     budget = Budget(epochs=args.epochs, eval_every=0.5)
     seeds = list(range(args.seeds))

@@ -14,8 +14,11 @@ it) on the ``autofis`` and
 (60 trials, 5 seeds by default), through ``CTRObjective`` on an FM base (see
 :func:`_quality_base`); prints the best validation AUC (median and spread over seeds), the median
 over seeds of the mean of the 5 best AUCs (``top5``), the share of planted pairs present in the
-best configuration, the epochs trained per trial (below the budget where a pruner stopped trials)
-and the difference of the median to ``random``'s. A seed fixes the strategy's seed and the
+best configuration, the epochs trained per trial (below the budget where a pruner stopped trials),
+the median total epoch-equivalents of a run (``EE``: a one-shot strategy's supernet counts its
+epochs times its FLOPs ratio), for one-shot strategies (name them, e.g. ``autofis-oneshot``; the
+``budget`` option sets the supernet epochs) the median AUC of the method's own pick (``pick``:
+the first derived configuration), and the difference of the median to ``random``'s. A seed fixes the strategy's seed and the
 training seed, so strategies meet the same configurations with the same scores. Long: run
 ``python -m bench quality``.
 
@@ -231,19 +234,34 @@ def _quality_cell(
         seed=seed,
         base=_quality_base(space, batch_size, lr),
     )
-    study = create(name, space, seed=seed, **options).create_study(direction="maximize")
-    study.optimize(objective, n_trials=n_trials, catch=(Exception,))
+    from recsearch.oneshot.study import DERIVED_ATTR
+    from recsearch.oneshot.study import split_name
+    from recsearch.oneshot.study import wire
+
+    run: Any = objective
+    if split_name(name):
+        settings = dict(options)
+        supernet_epochs = settings.pop("budget", None)
+        strategy, run = wire(name, space, objective, seed=seed, options=settings,
+                             budget=supernet_epochs)
+    else:
+        strategy = create(name, space, seed=seed, **options)
+    study = strategy.create_study(direction="maximize")
+    study.optimize(run, n_trials=n_trials, catch=(Exception,))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return {"best": float("nan"), "top5": float("nan"), "share": float("nan"), "s": 0.0,
-                "epochs": float("nan")}
+                "epochs": float("nan"), "pick": float("nan"), "ee": float("nan")}
     best = max(done, key=lambda t: t.value)
+    derived = [t for t in done if DERIVED_ATTR in t.user_attrs]
     return {
         "best": float(best.value),
         "top5": float(np.mean(sorted(t.value for t in done)[-5:])),
         "share": _planted_share(configuration_from_trial(best, space), dataset),
         "s": time.perf_counter() - start,
         "epochs": float(np.mean([t.user_attrs.get("epochs", 0.0) for t in study.trials])),
+        "pick": float(derived[0].value) if derived else float("nan"),
+        "ee": float(sum(t.user_attrs.get("epochs", 0.0) for t in study.trials)),
     }
 
 
@@ -297,7 +315,7 @@ def quality(
             print(f"\n{preset_name}: {len(preset(preset_name, dataset.schema))} hyperparameters")
             print(
                 f"{'strategy':12s} {'AUC median':>10s} {'spread':>8s} {'top5':>8s} "
-                f"{'planted':>8s} {'epochs':>6s} {'cpu s':>6s}  vs random",
+                f"{'planted':>8s} {'epochs':>6s} {'EE':>6s} {'pick':>7s} {'cpu s':>6s}  vs random",
                 flush=True,
             )
             for name in names:
@@ -310,6 +328,10 @@ def quality(
                     "planted_share": float(np.nanmean([r["share"] for r in runs])),
                     "seconds": float(sum(r["s"] for r in runs)),
                     "epochs_per_trial": float(np.nanmean([r["epochs"] for r in runs])),
+                    "epoch_equivalents": float(np.nanmedian([r["ee"] for r in runs])),
+                    "pick_median": float(np.nanmedian([r["pick"] for r in runs]))
+                    if any(np.isfinite(r["pick"]) for r in runs)
+                    else float("nan"),
                     "aucs": aucs,
                 }
                 table[f"{preset_name}/{name}"] = row
@@ -321,7 +343,8 @@ def quality(
                 print(
                     f"{name:12s} {row['auc_median']:10.4f} {row['auc_spread']:8.4f} "
                     f"{row['top5_median']:8.4f} {row['planted_share']:8.2f} "
-                    f"{row['epochs_per_trial']:6.2f} {row['seconds']:6.0f}  {verdict}",
+                    f"{row['epochs_per_trial']:6.2f} {row['epoch_equivalents']:6.1f} "
+                    f"{row['pick_median']:7.4f} {row['seconds']:6.0f}  {verdict}",
                     flush=True,
                 )
     return table

@@ -39,10 +39,55 @@ from typing import Any
 from typing import Literal
 from typing import get_args
 
+from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import BUCKETINGS
+from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
+from recsearch._spec_parts import PRUNE_GRANULARITIES
+from recsearch._spec_parts import Bucketing
+from recsearch._spec_parts import NumericEmbedding
+from recsearch._spec_parts import NumericRepresentation
+from recsearch._spec_parts import PruneGranularity
+from recsearch._spec_parts import PruneSpec
+from recsearch._spec_parts import _check_choice
+from recsearch._spec_parts import _check_range
 from recsearch.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
+
+__all__ = [
+    "AUTODIS_SKIP",
+    "BASELINES",
+    "BLOCK_TYPES",
+    "BUCKETINGS",
+    "CROSS_VERSIONS",
+    "LOSSES",
+    "NUMERIC_REPRESENTATIONS",
+    "OPTIMIZERS",
+    "PAIR_FUNCTIONS",
+    "PRUNE_GRANULARITIES",
+    "BlockSpec",
+    "BlockType",
+    "Bucketing",
+    "CrossVersion",
+    "EmbeddingSpec",
+    "FieldEmbedding",
+    "FieldGroup",
+    "HeadSpec",
+    "InteractionSpec",
+    "LossName",
+    "LossSpec",
+    "ModelSpec",
+    "NumericEmbedding",
+    "NumericRepresentation",
+    "OptimizerName",
+    "PairFunction",
+    "PairInteraction",
+    "PruneGranularity",
+    "PruneSpec",
+    "TrainingSpec",
+    "baseline",
+]
 
 PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
 PAIR_FUNCTIONS: tuple[str, ...] = get_args(PairFunction)
@@ -82,20 +127,6 @@ CROSS_VERSIONS: tuple[int, ...] = get_args(CrossVersion)
 """DCN (1) and DCN-V2 (2) cross layers."""
 
 
-def _check_choice(owner: str, name: str, value: object, choices: tuple[object, ...]) -> None:
-    if value not in choices:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be among {choices}. Got {value!r} instead."
-        )
-
-
-def _check_range(owner: str, name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be in [{low}, {high}]. Got {value!r} instead."
-        )
-
-
 @dataclass(frozen=True)
 class FieldEmbedding:
     """Embedding dimensions of one sparse field.
@@ -126,37 +157,6 @@ class FieldEmbedding:
         return all(d == 0 for d in self.dims)
 
 
-PruneGranularity = Literal["global", "field", "value"]
-PRUNE_GRANULARITIES: tuple[str, ...] = get_args(PruneGranularity)
-
-
-@dataclass(frozen=True)
-class PruneSpec:
-    """PEP: embeddings soft-thresholded by a learnable threshold, ``sign(v) * relu(|v| - g(s))``.
-
-    ``g`` is the sigmoid; ``s`` is learned with the model, one scalar for every table
-    (``global``), per field (``field``) or per value (``value``: one per embedding row). Values
-    under the threshold are exactly 0, so the non-zero embedding parameters after training are a
-    measured size (``Cost.embedding_nonzero``).
-
-    Attributes:
-        granularity: What one threshold covers.
-        init: Initial ``s``; ``g(init)`` is the initial threshold (embeddings start with
-            standard deviation 0.01, so ``init`` near ``log(0.01) = -4.6`` prunes a share from
-            the start and lower values start dense).
-
-    Example:
-        >>> PruneSpec("field", init=-6.0).granularity
-        'field'
-    """
-
-    granularity: PruneGranularity = "field"
-    init: float = -6.0
-
-    def __post_init__(self) -> None:
-        _check_choice("PruneSpec", "granularity", self.granularity, PRUNE_GRANULARITIES)
-
-
 @dataclass(frozen=True)
 class EmbeddingSpec:
     """Per-field embedding sizes.
@@ -167,6 +167,7 @@ class EmbeddingSpec:
         interaction_dim: Common width that mixed dimensions are projected to where an interaction
             needs equal widths; ``None`` means the largest dimension in use.
         prune: PEP soft thresholds on every embedding table; ``None``: plain embeddings.
+        numeric: Per numeric field, its representation; unlisted numeric fields are ``dense``.
 
     Example:
         >>> EmbeddingSpec(default_dim=16, fields=(FieldEmbedding("zip", (0,)),)).dims_of("zip")
@@ -177,6 +178,14 @@ class EmbeddingSpec:
     fields: tuple[FieldEmbedding, ...] = ()
     interaction_dim: int | None = None
     prune: PruneSpec | None = None
+    numeric: tuple[NumericEmbedding, ...] = ()
+
+    def numeric_of(self, name: str) -> NumericEmbedding:
+        """The representation of numeric field ``name`` (``dense`` when it is not listed)."""
+        for ne in self.numeric:
+            if ne.field == name:
+                return ne
+        return NumericEmbedding(name)
 
     def dims_of(self, name: str) -> tuple[int, ...]:
         """The dimensions of field ``name`` (the default when it is not listed)."""
@@ -450,6 +459,7 @@ class ModelSpec:
                 ),
                 interaction_dim=emb.get("interaction_dim"),
                 prune=None if emb.get("prune") is None else PruneSpec(**emb["prune"]),
+                numeric=tuple(NumericEmbedding(**ne) for ne in emb.get("numeric", ())),
             ),
             linear=data.get("linear", True),
             interaction=None

@@ -132,3 +132,26 @@ def test_bad_options(make_criteo: Callable[..., Path]) -> None:
         rd.criteo(p, nrows=0)
     with pytest.raises(InvalidParameterError, match="min_count"):
         rd.criteo(p, min_count=0)
+
+
+def test_numeric_keep_keeps_the_integer_features_numeric(
+    make_criteo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECSEARCH_HOME", str(tmp_path / "home"))
+    p = make_criteo(200)
+    buck = rd.criteo(p, min_count=1)
+    keep = rd.criteo(p, min_count=1, numeric="keep")
+    again = rd.criteo(p, min_count=1, numeric="keep")  # from the cache
+    assert [f.name for f in keep.schema.numeric] == [f"I{i}" for i in range(1, 14)]
+    assert len(keep.schema.sparse) == 26 and keep.train.numeric.shape == (160, 13)
+    assert np.array_equal(keep.train.categorical, buck.train.categorical[:, 13:])
+    raw = np.array([[int(v) if v else 0 for v in line.split("\t")[1:14]]
+                    for line in p.read_text().splitlines()], dtype=np.float64)
+    train, _, _ = rd.random_split(200, seed=0)
+    expected = np.sign(raw[train]) * np.log1p(np.abs(raw[train]))
+    assert np.allclose(keep.train.numeric, expected, atol=1e-5)
+    q = keep.schema["I1"].quantiles
+    assert q.shape == (101,) and q[0] == keep.train.numeric[:, 0].min()
+    assert np.array_equal(again.schema["I1"].quantiles, q)
+    with pytest.raises(InvalidParameterError, match="numeric"):
+        rd.criteo(p, numeric="drop")  # type: ignore[arg-type]

@@ -135,3 +135,24 @@ def test_bad_parameters_raise() -> None:
         rd.synthetic(100, positive_rate=1.5)
     with pytest.raises(InvalidParameterError, match="fractions"):
         rd.synthetic(100, fractions=(0.5, 0.1, 0.1))
+
+
+def test_nonlinear_numeric_effect_is_not_linear() -> None:
+    import numpy as np
+
+    from recsearch.data.synthetic import synthetic
+
+    lin = synthetic(4000, n_categorical=2, n_numeric=1, noise_fraction=0.0, seed=1)
+    non = synthetic(
+        4000, n_categorical=2, n_numeric=1, noise_fraction=0.0, numeric_effect="nonlinear", seed=1
+    )
+    assert np.array_equal(lin.train.numeric, non.train.numeric), "same values, other effect"
+    assert non.info["numeric_effect"] == "nonlinear"
+    q = non.schema["n0"].quantiles
+    assert q.shape == (101,) and np.all(np.diff(q) >= 0)
+
+    def slope(ds):  # the label's linear trend in the numeric value
+        x, y = ds.train.numeric[:, 0], ds.train.label
+        return abs(np.corrcoef(x, y)[0, 1])
+
+    assert slope(lin) > 0.06 > 0.03 > slope(non)

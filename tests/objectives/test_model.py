@@ -302,3 +302,47 @@ def test_pep_soft_threshold_counts_and_zeros(make_dataset, granularity) -> None:
     n = nonzero_embedding_params(model)
     assert n == int((raw.abs() > g).sum()) and 0 < n < raw.numel()
     assert nonzero_embedding_params(build_model(dense, ds.schema)) == raw.numel() - 4
+
+
+def test_numeric_representations_count_exactly_and_replace_the_dense_input() -> None:
+    from recsearch.data.synthetic import synthetic
+    from recsearch.spec import NumericEmbedding
+
+    ds = synthetic(600, n_categorical=3, n_numeric=3, max_vocab=30, seed=0)
+    nums = (NumericEmbedding("n0", "autodis", meta=5, temperature=0.3),
+            NumericEmbedding("n1", "bucket", buckets=7, bucketing="log"),
+            NumericEmbedding("n2", "field"))
+    for name in ("deepfm", "dcn", "nfm", "autoint"):
+        base = baseline(name, embedding_dim=4)
+        spec = base.replace(embedding=EmbeddingSpec(default_dim=4, numeric=nums))
+        model = _forward_backward(spec, ds)
+        cost = static_cost(spec, ds.schema)
+        assert cost.params == sum(p.numel() for p in model.parameters()), name
+        assert cost.embedding_bytes == 4 * sum(p.numel() for p in model.embedding_parameters())
+        assert all(p.grad is not None for p in model.numeric.parameters()), name
+    assert model.plan.n_dense == 0 and model.plan.embedding.n_fields == 3 + 3
+    # Buckets: the row of each value is its bucket among the planned boundaries.
+    (plan_n1,) = [n for n in model.plan.embedding.numeric if n.name == "n1"]
+    x = torch.from_numpy(ds.valid.numeric[:, 1])
+    rows = np.searchsorted(np.asarray(plan_n1.boundaries), x.numpy(), side="left")
+    field = model.numeric.fields[1]
+    assert torch.equal(field(x), field.table[torch.from_numpy(rows)])
+    # One field embedded: the others stay dense inputs.
+    spec = baseline("deepfm", embedding_dim=4).replace(
+        embedding=EmbeddingSpec(default_dim=4, numeric=nums[:1]))
+    model = _forward_backward(spec, ds)
+    assert model.plan.n_dense == 2 and model.linear.dense.in_features == 2
+
+
+def test_bucketised_numeric_field_without_quantiles_is_refused(make_dataset) -> None:
+    from recsearch.spec import NumericEmbedding
+
+    ds = make_dataset(200)  # hand-built fields: no quantiles
+    spec = baseline("deepfm").replace(
+        embedding=EmbeddingSpec(numeric=(NumericEmbedding("n0", "bucket"),)))
+    with pytest.raises(InvalidParameterError, match="n0.*quantiles"):
+        build_model(spec, ds.schema)
+    spec = baseline("deepfm").replace(
+        embedding=EmbeddingSpec(numeric=(NumericEmbedding("c0", "field"),)))
+    with pytest.raises(InvalidParameterError, match="c0"):
+        build_model(spec, ds.schema)

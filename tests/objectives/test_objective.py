@@ -52,11 +52,11 @@ def make_movielens_like(n_rows: int = 600, *, seed: int = 0) -> Dataset:
     vocabs = {"user_id": 60, "item_id": 80, "age": 8, "gender": 3, "occupation": 22,
               "zip_prefix": 30, "release_year": 20, "weekday": 8}
     fields = [Field(n, "categorical", v, np.ones(v, dtype=np.int64)) for n, v in vocabs.items()]
-    fields += [Field("genre", "multi_hot", 20, np.ones(20, dtype=np.int64)),
-               Field("hour", "numeric")]
-    schema = Schema("click", tuple(fields))
     cat = np.stack([rng.integers(0, v, n_rows) for v in vocabs.values()], axis=1)
     num = rng.standard_normal((n_rows, 1)).astype(np.float32)
+    fields += [Field("genre", "multi_hot", 20, np.ones(20, dtype=np.int64)),
+               Field("hour", "numeric", quantiles=np.quantile(num[:, 0], np.linspace(0, 1, 101)))]
+    schema = Schema("click", tuple(fields))
     genre = np.where(rng.random((n_rows, 3)) < 0.6, rng.integers(1, 20, (n_rows, 3)), 0)
     logit = (cat[:, 3] == 1) * 1.5 - 0.7 + num[:, 0]
     label = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)

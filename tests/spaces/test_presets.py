@@ -36,7 +36,7 @@ def test_available_lists_every_preset_once() -> None:
     names = available()
     assert set(names) == {
         "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
-        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep",
+        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep", "autodis",
     }
     assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
 
@@ -153,6 +153,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
     from recsearch.spaces import interaction_set
     from recsearch.spaces import loss_mixture
     from recsearch.spaces import mlp
+    from recsearch.spaces import numeric_fields
     from recsearch.spaces import projection
     from recsearch.spaces import pruning
     from recsearch.spaces import training
@@ -179,6 +180,7 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
                     "inter": interaction_functions(schema), "mlp": mlp(schema)},
         "fives": {"graph": graph(schema, layers=2)},
         "pep": {"pep": pruning(schema)},
+        "autodis": {"num": numeric_fields(schema)},
         "autopi": {"block": blocks(schema, n_blocks=4, types=AUTOPI_BLOCK_TYPES,
                                    units=AUTOPI_UNITS),
                    "mlp": mlp(schema, max_depth=2, units=AUTOPI_UNITS)},
@@ -198,6 +200,13 @@ def test_preset_equals_the_composition_of_its_builders(name: str, generated_sche
     assert sorted(map(repr, space.forbidden_clauses)) == sorted(
         map(repr, other.forbidden_clauses)
     )
+
+
+def test_autodis_on_data_without_numeric_fields_names_what_is_missing(
+    criteo_schema: Schema,
+) -> None:
+    with pytest.raises(InvalidParameterError, match="no numeric field.*numeric='keep'"):
+        preset("autodis", criteo_schema)
 
 
 # ------------------------------------------------------------------------- base first

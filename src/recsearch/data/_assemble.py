@@ -10,6 +10,7 @@ import numpy as np
 
 from recsearch.data.schema import Dataset
 from recsearch.data.schema import Field
+from recsearch.data.schema import QUANTILE_POINTS
 from recsearch.data.schema import FieldKind
 from recsearch.data.schema import Schema
 from recsearch.data.schema import Split
@@ -18,6 +19,14 @@ from recsearch.data.schema import Split
 def count_frequencies(values: np.ndarray, vocab_size: int) -> np.ndarray:
     """Count of each index in ``values`` (any shape), length ``vocab_size``, int64."""
     return np.bincount(values.ravel(), minlength=vocab_size).astype(np.int64, copy=False)
+
+
+def numeric_quantiles(values: np.ndarray) -> np.ndarray:
+    """The :data:`QUANTILE_POINTS` quantiles of the finite ``values`` (empty when none is)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    return np.quantile(finite.astype(np.float64), np.linspace(0.0, 1.0, QUANTILE_POINTS))
 
 
 def assemble(
@@ -56,7 +65,7 @@ def assemble(
     )
     train = splits[0]
     out: list[Field] = []
-    ci = mi = 0
+    ci = mi = ni = 0
     for fname, kind, vocab in fields:
         if kind == "categorical":
             freq = count_frequencies(train.categorical[:, ci], vocab)
@@ -68,6 +77,9 @@ def assemble(
         else:
             freq = np.zeros(0, dtype=np.int64)
             vocab = 1
+            out.append(Field(fname, kind, 1, freq, numeric_quantiles(train.numeric[:, ni])))
+            ni += 1
+            continue
         out.append(Field(fname, kind, int(vocab), freq))
     schema = Schema(label_name, tuple(out))
     return Dataset(name, schema, splits[0], splits[1], splits[2], dict(info or {}))

@@ -37,6 +37,8 @@ class Options:
         split: ``random`` (seeded) or ``temporal``.
         fractions: Train/valid/test shares.
         seed: Seed of the random split.
+        numeric: ``bucketize`` (integer columns become categorical tokens) or ``keep`` (they
+            stay numeric fields).
     """
 
     nrows: int | None
@@ -44,6 +46,7 @@ class Options:
     split: str
     fractions: Sequence[float]
     seed: int
+    numeric: str = "bucketize"
 
 
 def load(
@@ -80,6 +83,13 @@ def load(
         "fractions": list(options.fractions),
         "seed": options.seed,
     }
+    if options.numeric != "bucketize":
+        if options.numeric != "keep":
+            raise InvalidParameterError(
+                "The 'numeric' parameter must be 'bucketize' or 'keep'. "
+                f"Got {options.numeric!r} instead."
+            )
+        key["numeric"] = options.numeric  # NOTE: only then, so older cache entries still hit.
     return cached(name, [p], key, lambda: build(p, options), use_cache=use_cache, mmap=mmap)
 
 
@@ -158,6 +168,7 @@ def finish(
     names: Sequence[str],
     key_columns: list[np.ndarray],
     times: np.ndarray | None,
+    numeric: Sequence[tuple[str, np.ndarray]] = (),
 ) -> Dataset:
     """Split the rows, encode every key column as a categorical field and assemble the set.
 
@@ -170,6 +181,7 @@ def finish(
         names: Field names, one per key column.
         key_columns: ``(n,)`` uint64 keys per field; consumed.
         times: What a temporal split orders rows by; ``None`` means file order.
+        numeric: ``(name, (n,) float32 values)`` of the numeric fields, placed first.
     """
     n = label.shape[0]
     split, fractions, min_count = options.split, options.fractions, options.min_count
@@ -182,15 +194,19 @@ def finish(
             f"The 'split' parameter must be 'random' or 'temporal'. Got {split!r} instead."
         )
     codes, sizes = _stream.encode_key_columns(key_columns, indices[0], min_count=min_count)
-    fields: list[tuple[str, FieldKind, int]] = [
-        (field, "categorical", size) for field, size in zip(names, sizes, strict=True)
-    ]
+    fields: list[tuple[str, FieldKind, int]] = [(field, "numeric", 1) for field, _ in numeric]
+    fields += [(field, "categorical", size) for field, size in zip(names, sizes, strict=True)]
+    values = (
+        np.stack([v for _, v in numeric], axis=1).astype(np.float32)
+        if numeric
+        else np.zeros((n, 0), dtype=np.float32)
+    )
     return assemble(
         name,
         label_name=label_name,
         fields=fields,
         categorical=codes,
-        numeric=np.zeros((n, 0), dtype=np.float32),
+        numeric=values,
         multi_hot=(),
         label=label,
         indices=indices,

@@ -4,7 +4,8 @@ Each line: the 0/1 label, 13 integer features ``I1..I13`` and 26 hashed categori
 ``C1..C26``, tab-separated, an empty field meaning missing. Preprocessing (the usual one): an
 integer ``x > 2`` becomes the token ``floor(log(x) ** 2)``, any other integer is its own token,
 missing is a token of its own; every field, integer ones included, is categorical, so the data
-set has 39 sparse fields. Vocabularies are built per field on the training rows; values seen
+set has 39 sparse fields. With ``numeric="keep"`` the integer features stay numeric instead:
+``sign(x) * log(1 + |x|)``, missing as 0 (13 numeric and 26 sparse fields). Vocabularies are built per field on the training rows; values seen
 fewer than ``min_count`` times there map to the OOV index 0. The file is streamed in blocks.
 """
 
@@ -36,6 +37,13 @@ def bucketize(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def log_transform(values: np.ndarray) -> np.ndarray:
+    """Kept integer features: ``sign(x) * log(1 + |x|)`` as float32, missing as 0."""
+    x = values.astype(np.float64)
+    x[values == _stream.MISSING_INT] = 0.0
+    return (np.sign(x) * np.log1p(np.abs(x))).astype(np.float32)
+
+
 def _line_check(parts: list[str]) -> str | None:
     problem = _stream.check_binary_label(parts, index=0, name="label")
     if problem is None:
@@ -56,6 +64,7 @@ def criteo(
     seed: int = 0,
     use_cache: bool = True,
     mmap: bool = False,
+    numeric: Literal["bucketize", "keep"] = "bucketize",
 ) -> Dataset:
     """Load a Criteo TSV file (cached on disk after the first load).
 
@@ -68,27 +77,36 @@ def criteo(
         seed: Seed of the random split.
         use_cache: Read and write the preprocessed cache.
         mmap: Memory-map the cached arrays instead of reading them.
+        numeric: ``bucketize`` the integer features into tokens (categorical fields) or
+            ``keep`` them numeric (for numeric-feature embeddings, the ``autodis`` space).
 
     Example:
         >>> ds = criteo("train.txt", nrows=100_000)  # doctest: +SKIP
         >>> len(ds.schema.sparse)  # doctest: +SKIP
         39
     """
-    options = _clicklog.Options(nrows, min_count, split, fractions, seed)
+    options = _clicklog.Options(nrows, min_count, split, fractions, seed, numeric)
     return _clicklog.load("criteo", path, _build, options, use_cache=use_cache, mmap=mmap)
 
 
 def _build(p: Path, options: _clicklog.Options) -> Dataset:
     types = {"label": pa.int64(), **dict.fromkeys(INT_FIELDS, pa.int64())}
     types.update(dict.fromkeys(CAT_FIELDS, pa.string()))
-    keys: list[list[np.ndarray]] = [[] for _ in range(len(INT_FIELDS) + len(CAT_FIELDS))]
+    keep = options.numeric == "keep"
+    n_int = 0 if keep else len(INT_FIELDS)
+    keys: list[list[np.ndarray]] = [[] for _ in range(n_int + len(CAT_FIELDS))]
+    kept: list[list[np.ndarray]] = [[] for _ in INT_FIELDS] if keep else []
 
     def collect(batch: pa.RecordBatch) -> None:
         for j in range(len(INT_FIELDS)):
-            keys[j].append(bucketize(_stream.int_values(batch.column(1 + j))).view(np.uint64))
+            values = _stream.int_values(batch.column(1 + j))
+            if keep:
+                kept[j].append(log_transform(values))
+            else:
+                keys[j].append(bucketize(values).view(np.uint64))
         for j in range(len(CAT_FIELDS)):
             col = batch.column(1 + len(INT_FIELDS) + j)
-            keys[len(INT_FIELDS) + j].append(_stream.string_keys(col))
+            keys[n_int + j].append(_stream.string_keys(col))
 
     label, n = _clicklog.stream_labelled(
         p, sep="\t", columns=COLUMNS, header=False, column_types=types, quote=False,
@@ -104,7 +122,8 @@ def _build(p: Path, options: _clicklog.Options) -> Dataset:
         options,
         label_name="label",
         label=label,
-        names=INT_FIELDS + CAT_FIELDS,
+        names=CAT_FIELDS if keep else INT_FIELDS + CAT_FIELDS,
         key_columns=key_columns,
         times=None,
+        numeric=list(zip(INT_FIELDS, map(np.concatenate, kept), strict=True)) if keep else [],
     )

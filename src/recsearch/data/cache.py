@@ -91,6 +91,8 @@ def save_dataset(ds: Dataset, directory: str | Path) -> None:
             np.save(d / f"{split_name}.multi_hot.{i}.npy", m)
     for i, f in enumerate(ds.schema.fields):
         np.save(d / f"frequencies.{i}.npy", f.frequencies)
+        if f.quantiles.size:
+            np.save(d / f"quantiles.{i}.npy", f.quantiles)
     meta = {
         "version": CACHE_VERSION,
         "name": ds.name,
@@ -123,8 +125,12 @@ def load_dataset(directory: str | Path, *, mmap: bool = False) -> Dataset:
                 arr(f"{split_name}.label.npy"),
             )
         )
+    def quantiles(i: int) -> np.ndarray:
+        q = d / f"quantiles.{i}.npy"
+        return np.load(q) if q.exists() else np.zeros(0, dtype=np.float64)
+
     fields = tuple(
-        Field(name, kind, int(vocab), np.load(d / f"frequencies.{i}.npy"))
+        Field(name, kind, int(vocab), np.load(d / f"frequencies.{i}.npy"), quantiles(i))
         for i, (name, kind, vocab) in enumerate(meta["fields"])
     )
     schema = Schema(meta["label"], fields)

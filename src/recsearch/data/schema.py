@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 
 FieldKind = Literal["categorical", "numeric", "multi_hot"]
+QUANTILE_POINTS = 101
+"""Length of ``Field.quantiles``: the training quantiles at every percent, both ends included."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +36,9 @@ class Field:
         vocab_size: Number of indices including the OOV index 0 (1 for numeric fields).
         frequencies: Training-split count of each index, shape ``(vocab_size,)``; empty for
             numeric fields. Frequency-aware embedding search (NIS groups) ranks values by it.
+        quantiles: Numeric fields: the training-split quantiles at ``0, 0.01, ..., 1``
+            (:data:`QUANTILE_POINTS` values; empty when unknown). Bucketised numeric embeddings
+            cut at them.
 
     Example:
         >>> Field("gender", "categorical", 3, np.array([0, 40, 60]))
@@ -44,6 +49,7 @@ class Field:
     kind: FieldKind
     vocab_size: int = 1
     frequencies: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    quantiles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
     @property
     def is_sparse(self) -> bool:

@@ -5,6 +5,11 @@ The label of each row is drawn from a logistic model::
     logit = bias + sum_f w_f * u_f[x_f]                      (main effects, per field)
                  + sum_(a,b) w_ab * <p_a[x_a], p_b[x_b]>      (planted pairs)
                  + sum_(a,b,c) w_abc * sum_k t_a[x_a]_k t_b[x_b]_k t_c[x_c]_k   (planted triples)
+                 + sum_n w_n * f(x_n)                                (numeric fields)
+
+with ``f(x) = x`` (``numeric_effect="linear"``) or ``f`` the standardised
+``sin(2.5 x) + |x| / 2`` (``"nonlinear"``: no linear function of ``x`` explains it, so a model
+must discretise or embed the value to use it).
 
 The per-value tables ``u``, ``p`` and ``t`` are random and standardised under each field's value
 distribution (zero mean, unit variance of each term), so a planted pair carries no main effect
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from typing import Literal
 
 import numpy as np
 
@@ -82,6 +88,7 @@ def synthetic(
     interaction_scale: float = 1.0,
     zipf_exponent: float = 1.1,
     multi_hot_max_len: int = 4,
+    numeric_effect: Literal["linear", "nonlinear"] = "linear",
     positive_rate: float = 0.3,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     seed: int = 0,
@@ -113,6 +120,7 @@ def synthetic(
         interaction_scale: Multiplies every pair and triple weight.
         zipf_exponent: Exponent of the Zipf law of values within a field.
         multi_hot_max_len: Longest multi-hot row (rows hold 1 to this many values).
+        numeric_effect: How a numeric field enters the logit (module docstring).
         positive_rate: Expected share of positive labels.
         fractions: Train/valid/test shares of the seeded random split.
         seed: Seeds everything: two calls with equal arguments give identical data and truth.
@@ -132,6 +140,11 @@ def synthetic(
     _check_positive("multi_hot_max_len", multi_hot_max_len, 1)
     if n_categorical + n_numeric + n_multi_hot == 0:
         raise InvalidParameterError("synthetic needs at least one field; all counts are 0.")
+    if numeric_effect not in ("linear", "nonlinear"):
+        raise InvalidParameterError(
+            "The 'numeric_effect' parameter of synthetic must be 'linear' or 'nonlinear'. "
+            f"Got {numeric_effect!r} instead."
+        )
     if not 0.0 < positive_rate < 1.0:
         raise InvalidParameterError(
             f"The 'positive_rate' parameter of synthetic must be in (0, 1). Got {positive_rate!r}."
@@ -212,7 +225,11 @@ def synthetic(
 
     num = rng.standard_normal((n, n_numeric)).astype(np.float32)
     for j, fname in enumerate(num_names):
-        logit += field_weights[fname] * num[:, j]
+        x = num[:, j].astype(np.float64)
+        if numeric_effect == "nonlinear":
+            x = np.sin(2.5 * x) + np.abs(x) / 2
+            x = (x - x.mean()) / max(float(x.std()), 1e-12)
+        logit += field_weights[fname] * x
 
     mh: list[np.ndarray] = []
     for fname in mh_names:
@@ -259,6 +276,7 @@ def synthetic(
         info={
             "ground_truth": truth,
             "seed": int(seed),
+            "numeric_effect": numeric_effect,
             "logit_std": float(logit.std()),
             "oracle_auc": oracle,
         },

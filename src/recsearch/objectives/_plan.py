@@ -18,6 +18,8 @@ from recsearch.objectives._plan_graph import GraphLayerPlan
 from recsearch.objectives._plan_graph import graph_flops
 from recsearch.objectives._plan_graph import graph_params
 from recsearch.objectives._plan_graph import graph_plan
+from recsearch.objectives._plan_numeric import NumericPlan
+from recsearch.objectives._plan_numeric import numeric_plan
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Field
@@ -88,8 +90,10 @@ class EmbeddingPlan:
         dropped: Names of the fields with dimension 0.
         table_rows: Rows of each fused table by dimension, the shared zero row 0 included.
         common_dim: Width of the stacked ``(batch, fields, common_dim)`` view interactions read.
-        stacked_order: Field names in the order of the stacked view (by width, widest first,
-            then schema order).
+        stacked_order: Field names in the order of the stacked view (sparse fields by width,
+            widest first, then schema order; then the embedded numeric fields).
+        numeric: Embedded numeric fields (at ``common_dim``, after the sparse ones).
+        dense_columns: ``Split.numeric`` columns that stay dense inputs.
     """
 
     fields: tuple[FieldPlan, ...]
@@ -97,16 +101,23 @@ class EmbeddingPlan:
     table_rows: dict[int, int]
     common_dim: int
     stacked_order: tuple[str, ...]
+    numeric: tuple[NumericPlan, ...] = ()
+    dense_columns: tuple[int, ...] = ()
 
     @property
     def flat_width(self) -> int:
-        """Width of the flattened embeddings (the sum of field widths)."""
-        return sum(f.width for f in self.fields)
+        """Width of the flattened embeddings (the sum of field widths, numeric ones included)."""
+        return sum(f.width for f in self.fields) + len(self.numeric) * self.common_dim
 
     @property
     def n_fields(self) -> int:
-        """Number of embedded fields."""
-        return len(self.fields)
+        """Number of embedded fields (sparse and numeric)."""
+        return len(self.fields) + len(self.numeric)
+
+    @property
+    def numeric_embedding_params(self) -> int:
+        """Parameters of the numeric fields' embedding tables."""
+        return sum(n.embedding_params for n in self.numeric)
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -198,10 +209,15 @@ def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
             )
         )
     widths = sorted({f.width for f in fields}, reverse=True)
-    common = spec.embedding.interaction_dim or (widths[0] if widths else 0)
+    embedded = tuple(n for n in spec.embedding.numeric if n.representation != "dense")
+    fallback = spec.embedding.default_dim if embedded else 0
+    common = int(spec.embedding.interaction_dim or (widths[0] if widths else fallback))
+    numeric, dense = numeric_plan(spec.embedding.numeric, schema, common)
     order = tuple(f.name for w in widths for f in fields if f.width == w)
+    order += tuple(n.name for n in numeric)
     return EmbeddingPlan(
-        tuple(fields), tuple(dropped), dict(sorted(rows.items(), reverse=True)), int(common), order
+        tuple(fields), tuple(dropped), dict(sorted(rows.items(), reverse=True)), common, order,
+        numeric, dense,
     )
 
 
@@ -432,7 +448,7 @@ class ModelPlan:
 
     Attributes:
         embedding: Embedding layout.
-        n_dense: Number of numeric features.
+        n_dense: Number of numeric features read as dense inputs (not embedded).
         pairs: Pair positions by function.
         groups: Higher-order groups.
         graph: FIVES graph layers.
@@ -460,7 +476,8 @@ class ModelPlan:
     def embedding_bytes(self) -> int:
         """Bytes of the embedding tables (float32), first-order weights included."""
         lin = self.embedding.linear_params if self.linear else 0
-        return (self.embedding.table_params + lin) * FLOAT_BYTES
+        tables = self.embedding.table_params + self.embedding.numeric_embedding_params
+        return (tables + lin) * FLOAT_BYTES
 
 
 def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
@@ -470,7 +487,7 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         InvalidParameterError: The spec does not fit the schema or would predict from nothing.
     """
     emb = embedding_plan(spec, schema)
-    n_dense = len(schema.numeric)
+    n_dense = len(emb.dense_columns)
     dim = emb.common_dim
     pairs = pair_plan(spec, emb)
     groups = group_plan(spec, emb)
@@ -490,6 +507,9 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
     flops = sum(f.width * (len(set(f.dims)) > 1) * 2 for f in emb.fields)
     if prune is not None:
         flops += 3 * sum(d for f in emb.fields for d in f.dims)  # |v| - g, relu, sign
+    for n in emb.numeric:
+        params += n.embedding_params + n.other_params
+        flops += n.flops
     if needs_stacked:
         params += emb.stack_projection_params
         flops += 2 * sum(f.width * dim for f in emb.fields if f.width != dim)

@@ -313,8 +313,8 @@ class LinearTerm(nn.Module):
         self._mh = [(f.column, int(s)) for f, s in zip(mh, starts[len(cat) :], strict=True)]
         self.dense = nn.Linear(n_dense, 1, bias=False) if n_dense else None
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        """The first-order logit contribution, ``(batch,)``."""
+    def forward(self, batch: Batch, dense: torch.Tensor | None = None) -> torch.Tensor:
+        """The first-order logit contribution, ``(batch,)``; ``dense``: the dense inputs."""
         out: torch.Tensor | None = None
         if self._n_cat:
             assert self.weight is not None
@@ -331,7 +331,7 @@ class LinearTerm(nn.Module):
             term = w.sum(1) / mask.sum(1).clamp_min(1.0)
             out = term if out is None else out + term
         if self.dense is not None:
-            x = batch["numeric"]
+            x = batch["numeric"] if dense is None else dense
             assert isinstance(x, torch.Tensor)
             term = self.dense(x).squeeze(-1)
             out = term if out is None else out + term

@@ -18,6 +18,7 @@ from recsearch.objectives.graph import GraphInteraction
 from recsearch.objectives.interactions import GroupInteractions
 from recsearch.objectives.interactions import PairInteractions
 from recsearch.objectives.interactions import fm_interaction
+from recsearch.objectives.numeric import NumericEmbeddings
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -51,6 +52,15 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch,)``."""
         return self.net(x).squeeze(-1)
+
+
+def _cat(parts: list[torch.Tensor], extra: torch.Tensor | None) -> torch.Tensor | None:
+    """``parts`` (and ``extra``) concatenated along axis 1; ``None`` when there is nothing."""
+    if extra is not None:
+        parts = [*parts, extra]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
 
 class CTRModel(nn.Module):
@@ -102,12 +112,19 @@ class CTRModel(nn.Module):
             (not spec.blocks and self.head is not None)
             or any(b.sparse_input and b.type in ("mlp", "cross") for b in spec.blocks)
         )
+        self.numeric = NumericEmbeddings(emb.numeric) if emb.numeric else None
         self.has_dense = plan.n_dense > 0
-        self.has_fields = emb.n_fields > 0
+        self.has_fields = len(emb.fields) > 0
+        self._select_dense = list(emb.dense_columns) != list(range(len(schema.numeric)))
+        self.register_buffer(
+            "dense_columns", torch.tensor(emb.dense_columns, dtype=torch.long), False
+        )
 
     def embedding_parameters(self) -> list[nn.Parameter]:
         """The embedding tables and first-order weights (their own weight decay)."""
         params = [t.weight for t in self.embeddings.tables]
+        if self.numeric is not None:
+            params += self.numeric.embedding_parameters()
         if self.linear is not None and self.linear.weight is not None:
             params.append(self.linear.weight.weight)
         return params
@@ -115,13 +132,21 @@ class CTRModel(nn.Module):
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"logit": (batch,)}`` for a batch of ``categorical``, ``numeric``, ``multi_hot``."""
         logit = self.bias
-        dense = batch["numeric"] if self.has_dense else None
-        assert dense is None or isinstance(dense, torch.Tensor)
+        numeric = batch["numeric"]
+        assert isinstance(numeric, torch.Tensor)
+        dense = None
+        if self.has_dense:
+            dense = numeric.index_select(1, self.dense_columns) if self._select_dense else numeric
         per_width = self.embeddings(batch) if self.has_fields else []
-        stacked = self.embeddings.stacked(per_width) if self.plan.needs_stacked else None
-        flat = self.embeddings.flat(per_width) if self.needs_flat and per_width else None
+        num = self.numeric(numeric) if self.numeric is not None else None
+        stacked = flat = None
+        if self.plan.needs_stacked:
+            stacked = _cat([self.embeddings.stacked(per_width)] if per_width else [], num)
+        if self.needs_flat:
+            flat = _cat([self.embeddings.flat(per_width)] if per_width else [],
+                        None if num is None else num.flatten(1))
         if self.linear is not None:
-            logit = logit + self.linear(batch)
+            logit = logit + self.linear(batch, dense)
         if self.fm:
             assert stacked is not None
             logit = logit + fm_interaction(stacked)

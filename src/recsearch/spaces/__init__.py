@@ -36,6 +36,7 @@ from recsearch.spaces.builders import training
 from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
 from recsearch.spaces.more_builders import graph
+from recsearch.spaces.more_builders import numeric_fields
 from recsearch.spaces.more_builders import projection
 from recsearch.spaces.more_builders import pruning
 from recsearch.spaces.presets import PresetName
@@ -65,6 +66,7 @@ __all__ = [
     "interaction_set",
     "loss_mixture",
     "mlp",
+    "numeric_fields",
     "ordered_choices",
     "pair_name",
     "params_from_configuration",

@@ -20,6 +20,8 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   pairs (AutoGroup): the spec has no pairwise part.
 - ``proj``: ``dim`` is ``embedding.interaction_dim``.
 - ``pep``: ``embedding.prune`` from ``granularity`` and ``init``.
+- ``num``: per numeric field its representation and settings (inactive ones take
+  ``NumericEmbedding``'s defaults); fields the space lacks keep the base's.
 - ``graph``: per layer ``k`` the edges ``(a, b)`` whose boolean is true (and active); edges with
   a dropped field are left out. The graph adds to the base's pairs (FIVES on top of the DeepFM
   base: with every edge off the model is the base).
@@ -59,6 +61,7 @@ from recsearch.spec import HeadSpec
 from recsearch.spec import InteractionSpec
 from recsearch.spec import LossSpec
 from recsearch.spec import ModelSpec
+from recsearch.spec import NumericEmbedding
 from recsearch.spec import PairInteraction
 from recsearch.spec import PruneSpec
 from recsearch.spec import TrainingSpec
@@ -71,7 +74,7 @@ BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
 SECTIONS: tuple[str, ...] = (
-    "emb", "proj", "pep", "inter", "group", "graph", "block", "loss", "mlp", "train"
+    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "loss", "mlp", "train"
 )
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
@@ -113,6 +116,27 @@ def _embedding(config: Configuration, schema: Schema, base: EmbeddingSpec) -> Em
     listed = {fe.field for fe in fields}
     kept = tuple(fe for fe in base.fields if fe.field not in listed)
     return dataclasses.replace(base, fields=kept + tuple(fields))
+
+
+def _numeric(config: Configuration, schema: Schema, base: EmbeddingSpec) -> EmbeddingSpec:
+    space = config.config_space
+    listed = []
+    for f in schema.numeric:
+        p = f"num.{f.name}"
+        if p not in space:
+            continue
+        d = NumericEmbedding(f.name)
+        listed.append(NumericEmbedding(
+            f.name,
+            _get(config, p),
+            buckets=int(_get(config, f"{p}.buckets", d.buckets)),
+            bucketing=_get(config, f"{p}.bucketing", d.bucketing),
+            meta=int(_get(config, f"{p}.meta", d.meta)),
+            temperature=float(_get(config, f"{p}.temperature", d.temperature)),
+        ))
+    names = {ne.field for ne in listed}
+    kept = tuple(ne for ne in base.numeric if ne.field not in names)
+    return dataclasses.replace(base, numeric=kept + tuple(listed))
 
 
 def _interaction(
@@ -324,6 +348,8 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
             embedding = dataclasses.replace(embedding, prune=PruneSpec(
                 _get(config, "pep.granularity"), float(_get(config, "pep.init"))
             ))
+        if "num" in present:
+            embedding = _numeric(config, schema, embedding)
         dropped = {f for f in schema.sparse_names if all(d == 0 for d in embedding.dims_of(f))}
         meta = space.meta if isinstance(space.meta, dict) else {}
         return ModelSpec(

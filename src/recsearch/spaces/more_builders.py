@@ -1,4 +1,4 @@
-"""Builders of the later seed spaces' sections: projection width (AutoIAS), FIVES graph, PEP.
+"""Builders of the later seed spaces' sections: projection (AutoIAS), graph (FIVES), PEP, AutoDis.
 
 Same conventions as :mod:`recsearch.spaces.builders` (schema first, local names, compose under
 the prefix shown):
@@ -10,6 +10,9 @@ builder                    compose prefix  local names
 :func:`graph`              ``graph``       ``l<k>.<a>-<b>`` (bool: at layer ``k`` field
                                            ``a`` reads field ``b``)
 :func:`pruning`            ``pep``         ``granularity``, ``init`` (ordinal)
+:func:`numeric_fields`     ``num``         ``<field>`` (representation), ``<field>.buckets``,
+                                           ``<field>.bucketing``, ``<field>.meta``,
+                                           ``<field>.temperature`` (numeric fields)
 =========================  ==============  ===============================================
 """
 
@@ -22,22 +25,38 @@ from typing import Any
 from ConfigSpace import Categorical
 from ConfigSpace import ConfigurationSpace
 from ConfigSpace import EqualsCondition
+from ConfigSpace import Float
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces.builders import _bool
+from recsearch.spaces.builders import _check_safe
 from recsearch.spaces.builders import _nearest
 from recsearch.spaces.builders import _ordinal
 from recsearch.spaces.builders import _pairs
 from recsearch.spaces.builders import _space
 from recsearch.spaces.builders import pair_name
+from recsearch.spec import BUCKETINGS
+from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
-__all__ = ["PEP_INITS", "PROJECTION_DIMS", "graph", "graph_edges", "projection", "pruning"]
+__all__ = [
+    "BUCKET_COUNTS",
+    "META_EMBEDDINGS",
+    "PEP_INITS",
+    "PROJECTION_DIMS",
+    "graph",
+    "graph_edges",
+    "numeric_fields",
+    "projection",
+    "pruning",
+]
 
 PROJECTION_DIMS: tuple[int, ...] = (4, 8, 16, 32, 64)
+BUCKET_COUNTS: tuple[int, ...] = (4, 8, 16, 32, 64)
+META_EMBEDDINGS: tuple[int, ...] = (4, 8, 16, 32, 64)
 PEP_INITS: tuple[float, ...] = (-8.0, -6.0, -5.0, -4.5, -4.0, -3.5)
 """Initial PEP ``s``: from dense (``g = 3e-4``) to pruning most of a 0.01-std table."""
 
@@ -152,3 +171,76 @@ def _pruning_items(p: str, *, granularities: Sequence[str], inits: Sequence[floa
         Categorical(f"{p}granularity", grans, default=default),
         _ordinal(f"{p}init", values, min(values, key=lambda v: (abs(v + 5.0), v))),
     ]
+
+
+def numeric_fields(
+    schema: Schema,
+    *,
+    representations: Sequence[str] = NUMERIC_REPRESENTATIONS,
+    buckets: Sequence[int] = BUCKET_COUNTS,
+    meta: Sequence[int] = META_EMBEDDINGS,
+) -> ConfigurationSpace:
+    """AutoDis: per numeric field, its representation and that representation's settings.
+
+    ``<field>`` among ``dense`` (dense input only), ``field``, ``bucket`` and ``autodis``;
+    ``<field>.buckets`` (ordinal) and ``<field>.bucketing`` only for ``bucket``;
+    ``<field>.meta`` (the number H of meta-embeddings, ordinal) and ``<field>.temperature``
+    (log-uniform) only for ``autodis``. Decodes to ``EmbeddingSpec.numeric``.
+
+    Raises:
+        InvalidParameterError: The schema has no numeric field.
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("c", "categorical", 5), Field("x", "numeric")))
+        >>> sorted(numeric_fields(schema))
+        ['x', 'x.bucketing', 'x.buckets', 'x.meta', 'x.temperature']
+    """
+    return _space(
+        _numeric_items(schema, "", representations=representations, buckets=buckets, meta=meta)
+    )
+
+
+def _numeric_items(
+    schema: Schema,
+    p: str,
+    *,
+    representations: Sequence[str],
+    buckets: Sequence[int],
+    meta: Sequence[int],
+) -> list[Any]:
+    reps = list(dict.fromkeys(representations))
+    bs = sorted({int(v) for v in buckets})
+    hs = sorted({int(v) for v in meta})
+    bad = [r for r in reps if r not in NUMERIC_REPRESENTATIONS]
+    if not reps or bad or not bs or bs[0] < 2 or not hs or hs[0] < 1:
+        raise InvalidParameterError(
+            f"numeric_fields needs representations among {NUMERIC_REPRESENTATIONS}, buckets >= 2 "
+            f"and meta >= 1. Got representations={tuple(representations)!r}, "
+            f"buckets={tuple(buckets)!r}, meta={tuple(meta)!r} instead."
+        )
+    if not schema.numeric:
+        raise InvalidParameterError(
+            "numeric_fields: the data set has no numeric field to represent (the autodis space "
+            "needs some; load Criteo with criteo(..., numeric='keep'), or generate them with "
+            "synthetic(n_numeric=...))."
+        )
+    default = "autodis" if "autodis" in reps else reps[0]
+    items: list[Any] = []
+    for f in schema.numeric:
+        _check_safe("numeric_fields", "field name", f.name)
+        rep = Categorical(f"{p}{f.name}", reps, default=default)
+        items.append(rep)
+        typed = [
+            (_ordinal(f"{p}{f.name}.buckets", bs, _nearest(bs, 16)), "bucket"),
+            (Categorical(f"{p}{f.name}.bucketing", list(BUCKETINGS), default="quantile"), "bucket"),
+            (_ordinal(f"{p}{f.name}.meta", hs, _nearest(hs, 16)), "autodis"),
+            (Float(f"{p}{f.name}.temperature", (0.01, 10.0), log=True, default=1.0), "autodis"),
+        ]
+        for hp, on in typed:
+            if on not in reps:
+                continue
+            items.append(hp)
+            if len(reps) > 1:
+                items.append(EqualsCondition(hp, rep, on))
+    return items

@@ -19,7 +19,8 @@ exactly that DeepFM:
   ``aim``, ``full``, ``autoias``: the DeepFM base (every field at 16, every pair by inner
   product, MLP ``(128, 64)``, BCE, Adam; ``autoias`` projects interactions to 16).
 - ``fives``: no graph edge (the DeepFM base); ``pep``: the DeepFM base with thresholds that
-  prune almost nothing; ``autopi``: a DNN (four ``skip`` nodes, MLP ``(128, 128)``).
+  prune almost nothing; ``autopi``: a DNN (four ``skip`` nodes, MLP ``(128, 128)``);
+  ``autodis``: every numeric field a plain dense input (the DeepFM base).
 
 ``space.meta`` of a preset holds ``{"preset": name, "sections": [...], "description": ...}`` so
 runs can record it; :func:`to_json` / :func:`from_json` keep it (ConfigSpace's own serialization
@@ -42,6 +43,7 @@ from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
+from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 
@@ -80,6 +82,7 @@ PresetName = Literal[
     "fives",
     "autopi",
     "pep",
+    "autodis",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -204,6 +207,11 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         lambda s: {"pep": mb._pruning_items("pep.", granularities=PRUNE_GRANULARITIES,
                                             inits=mb.PEP_INITS)},
     ),
+    "autodis": (
+        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
+        lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
+                                            buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
+    ),
 }
 
 BASES: dict[str, str] = {
@@ -222,6 +230,7 @@ BASES: dict[str, str] = {
     "fives": "DeepFM base: no graph edge, so only the FM's order-2 pairs.",
     "autopi": "A DNN: four skip nodes pass the raw embeddings to the MLP (128, 128).",
     "pep": "DeepFM base with almost no pruning (per-field thresholds from -5).",
+    "autodis": "DeepFM base: every numeric field a dense input, as DeepFM reads it.",
 }
 """Per preset, the base model its default configuration decodes to (module docstring)."""
 
@@ -251,6 +260,10 @@ def _base_defaults(name: str, space_names: set[str]) -> dict[str, Any]:
         for hp in space_names:
             if hp.startswith("group.") and not hp.startswith("group.o2.g0."):
                 out[hp] = False
+    elif name == "autodis":
+        for hp in space_names:
+            if hp.startswith("num.") and hp.count(".") == 1:
+                out[hp] = "dense"
     elif name in ("aim", "full", "autoias"):
         out["mlp.width.1"] = 64
     return {k: v for k, v in out.items() if k in space_names}
