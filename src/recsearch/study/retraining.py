@@ -503,6 +503,9 @@ def run_from_args(args: Any, *, study: str | None = None, storage: str | None = 
     tracking = getattr(args, "tracking_uri", "study")
     if tracking not in ("study", None) and str(tracking).lower() == "none":
         tracking = None
+    print(f"\nretrain: the top-{args.retrain_top_k} of study {study or args.study}, the base and "
+          f"{args.retrain_baselines or 'no baseline'}; {args.retrain_seeds} seeds each, up to "
+          f"{args.retrain_budget_epochs:g} epochs (early stopping on valid) ...", flush=True)
     try:
         report = retrain(
             study=study or args.study, storage=storage if study else args.storage,
@@ -513,6 +516,7 @@ def run_from_args(args: Any, *, study: str | None = None, storage: str | None = 
             patience=args.retrain_patience, base=not getattr(args, "no_base", False),
             device=getattr(args, "device", None),
             retrain_study=getattr(args, "retrain_study", None), dataset_options=options,
+            progress=_print_cell,
         )  # fmt: skip
     except Interrupted as exc:
         print(f"recsearch: retrain interrupted ({exc}); run the same command again to train "
@@ -520,6 +524,16 @@ def run_from_args(args: Any, *, study: str | None = None, storage: str | None = 
         return 130
     print_report(report)
     return 0
+
+
+def _print_cell(study: optuna.Study, trial: FrozenTrial) -> None:
+    a = trial.user_attrs
+    if "retrain.model" not in a:
+        return
+    what = (f"valid AUC {a['valid_auc']:.4f}, test AUC {a['test_auc']:.4f}, "
+            f"{a.get('epochs', 0):.0f} epochs" if "test_auc" in a
+            else a.get(USER_ATTR_FAILURE, str(trial.state)))  # fmt: skip
+    print(f"  retrained {a['retrain.model']} seed {a['retrain.seed']}: {what}", flush=True)
 
 
 def print_report(report: RetrainReport) -> None:
