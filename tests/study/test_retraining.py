@@ -44,7 +44,9 @@ def _search(storage: str, *, trials: int = 4, tracking: str | None = None, **kw:
 def _load(storage: str) -> optuna.Study:
     from recsearch.storage import open_storage
 
-    return optuna.load_study(study_name="retrain-s", storage=open_storage(storage))
+    store = open_storage(storage)
+    (name,) = [n for n in optuna.get_all_study_names(store) if n.startswith("retrain-s-")]
+    return optuna.load_study(study_name=name, storage=store)
 
 
 def _retrain(storage: str, **kw: object):  # type: ignore[no-untyped-def]

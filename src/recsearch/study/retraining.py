@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -291,7 +292,8 @@ def retrain(
         patience: Evaluations (one per epoch) without improvement before a cell stops.
         base: Retrain the preset's base as well.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (``None``: the objective's default).
-        retrain_study: Name of the retrain study (default ``retrain-<study>``).
+        retrain_study: Name of the retrain study (default ``retrain-<study>-<hash of the
+            models, seeds and budget>``: the same retrain resumes, another gets its own study).
         dataset_options: Loader options overriding the recorded ones (a data file elsewhere).
         progress: Called after each cell this process trains.
 
@@ -349,14 +351,19 @@ def retrain(
     seed_list = [recorded.seed + s for s in range(int(seeds))]
     cells = [{"model": c.name, "seed": s} for c in cands for s in seed_list]
     models = [{"name": c.name, "kind": c.kind, "spec": dict(c.spec)} for c in cands]
-    name = retrain_study or f"retrain-{study}"
+    options = {"source_study": study, "models": models, "cells": cells,
+               "patience": int(patience)}  # fmt: skip
+    # NOTE: the same retrain (same models, seeds, budget) resumes; another one gets its own study.
+    digest = hashlib.sha256(
+        json.dumps([options, float(budget_epochs)], sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    name = retrain_study or f"retrain-{study}-{digest}"
     rstudy, _ = create_study(
         study_name=name, storage=storage, dataset=settings.dataset,
         dataset_options=dict(settings.dataset_options), space=settings.space,
         strategy="random", n_trials=len(cells), budget_epochs=float(budget_epochs),
         seed=recorded.seed, metric=recorded.metric, kind="retrain",
-        kind_options={"source_study": study, "models": models, "cells": cells,
-                      "patience": int(patience)},
+        kind_options=options,
         tracking_uri=uri, experiment=recorded.experiment,
     )  # fmt: skip
     enqueue_missing(rstudy, [{CELL_PARAM: i} for i in range(len(cells))])
