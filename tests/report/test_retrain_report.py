@@ -84,6 +84,10 @@ def test_diff_groups_switches_and_names_changed_values() -> None:
     assert lines[0] == "14 of 45 pairs off: p0, p1, p10, ..."
     assert lines[1:] == ["emb.user_id 16 -> 32"]
     assert describe_diff({"x": 1, "y": 2}, {"x": 1}) == ["y - -> 2"]
+    base = {"inter.a-b": True, "inter.a-b.fn": "inner", "inter.a-c": True, "inter.a-c.fn": "inner"}
+    new = {"inter.a-b": False, "inter.a-c": True, "inter.a-c.fn": "outer"}
+    assert describe_diff(new, base) == [  # an off pair's function is not a change
+        "1 of 2 pairs off: a-b", "1 pairs with another fn: a-c inner -> outer"]
 
 
 def test_too_few_seeds_or_no_baseline_say_so() -> None:

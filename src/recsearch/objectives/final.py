@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
-__all__ = ["DEFAULT_PATIENCE", "FULL_RECIPE", "FinalResult", "train_final"]
+__all__ = ["DEFAULT_PATIENCE", "FULL_RECIPE", "FinalResult", "recipe_words", "train_final"]
 
 DEFAULT_PATIENCE = 3
 """Evaluations (one per epoch) without a better validation metric before training stops."""
@@ -126,5 +126,10 @@ def train_final(
         keep_model=keep_model,
         **_monitor_kwargs(metric),
     )
-    recipe = FULL_RECIPE.format(epochs=budget_epochs, metric=metric, patience=patience)
-    return FinalResult(result, recipe)
+    return FinalResult(result, recipe_words(budget_epochs, metric, patience))
+
+
+def recipe_words(budget_epochs: float, metric: str, patience: int) -> str:
+    """The full recipe in words, naming the metric early stopping really watches."""
+    watched = metric if "monitor" in inspect.signature(train).parameters else "logloss"
+    return FULL_RECIPE.format(epochs=budget_epochs, metric=watched, patience=patience)

@@ -148,13 +148,27 @@ def describe_diff(
         return []
     lines: list[str] = []
     switches: dict[str, list[tuple[str, bool, bool]]] = {}
-    for name in sorted(set(params) | set(base)):
+    names = sorted(set(params) | set(base))
+    off = {n for n in names if base.get(n) is True and params.get(n) is False}
+    choices: dict[str, list[str]] = {}
+    for name in names:
         new, old = params.get(name), base.get(name)
         section, _, local = name.partition(".")
+        parent, _, leaf = name.rpartition(".")
         if isinstance(old, bool) and isinstance(new, bool) and "." not in local:
             switches.setdefault(section, []).append((local, old, new))
+        elif parent in off and new is None:
+            continue  # NOTE: a switched-off pair's function is inactive, not changed
         elif new != old and not (_is_num(new) and _is_num(old) and math.isclose(new, old)):
-            lines.append(f"{name} {_fmt(old)} -> {_fmt(new)}")
+            if isinstance(new, str) and isinstance(old, str) and parent.count(".") == 1:
+                choices.setdefault(f"{_words(section)} with another {leaf}", []).append(
+                    f"{parent.partition('.')[2]} {old} -> {new}"
+                )
+            else:
+                lines.append(f"{name} {_fmt(old)} -> {_fmt(new)}")
+    for key, changed in choices.items():
+        shown = ", ".join(changed[:limit]) + (", ..." if len(changed) > limit else "")
+        lines.insert(0, f"{len(changed)} {key}: {shown}")
     head = []
     for section, items in switches.items():
         for turned, was in (("off", True), ("on", False)):

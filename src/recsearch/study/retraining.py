@@ -311,7 +311,7 @@ def retrain(
         >>> report = recsearch.retrain(study="demo", storage="sqlite:///demo.db")  # doctest: +SKIP
         >>> print(report.to_markdown())  # doctest: +SKIP
     """
-    from recsearch.objectives.final import FULL_RECIPE
+    from recsearch.objectives.final import recipe_words
     from recsearch.study.components import resolve
     from recsearch.study.settings import schema_fingerprint
     from recsearch.study.studies import check_schema
@@ -343,7 +343,7 @@ def retrain(
     comps = resolve(settings, track=False)
     schema = comps.dataset.schema
     check_schema(study, recorded, schema_fingerprint(schema), schema)
-    recipe = FULL_RECIPE.format(epochs=budget_epochs, metric=recorded.metric, patience=patience)
+    recipe = recipe_words(budget_epochs, recorded.metric, patience)
     cands, notes, base_params = select_candidates(
         source, space=comps.space, dataset=comps.dataset, top_k=top_k,
         baselines=[b for b in baselines if b], recipe=recipe, base=base,
@@ -549,7 +549,8 @@ def print_report(report: RetrainReport) -> None:
     if report.files:
         print(f"report files: {Path(report.files['markdown']).parent}")
     registered = report.registered or ""
-    uri = next((w for w in registered.split() if w.startswith("models:/")), None)
+    uris = [w for w in registered.split() if w.startswith("models:/")]
+    uri = uris[-1] if uris else None  # NOTE: the registered version when there is one
     if uri is not None:
         print(f"load it:\n  import mlflow, recsearch.data as rd\n"
               f"  mlflow.pyfunc.load_model({uri!r}).predict(raw_rows)  # a DataFrame of raw rows")
