@@ -102,7 +102,9 @@ def test_an_interrupted_retrain_reruns_only_the_missing_cells(tmp_path: Path) ->
     assert len(per_cell) == len(report.rows) * 2
 
 
-def test_bad_inputs_are_refused_with_a_clear_line(tmp_path: Path) -> None:
+def test_bad_inputs_are_refused_with_a_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     storage = f"journal:{tmp_path / 'j.log'}"
     create_study(storage=storage, study_name="s", dataset=LOADER, space="autofis",
                  strategy="random", n_trials=2, dataset_options={"n_rows": 800},
@@ -113,6 +115,12 @@ def test_bad_inputs_are_refused_with_a_clear_line(tmp_path: Path) -> None:
     _search(storage, trials=2)
     with pytest.raises(InvalidParameterError, match="deepfm"):  # the known names are listed
         _retrain(storage, baselines=("deepfmm",))
+    from recsearch import cli
+
+    argv = ["retrain", "--study", "s", "--storage", storage, "--tracking-uri", "none"]
+    assert cli.main([*argv, "--baselines", "nope"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "nope" in err and "deepfm" in err and len(err.splitlines()) == 1
     with pytest.raises(InvalidParameterError, match="--register-as needs MLflow tracking"):
         _retrain(storage, register_as="m")
     with pytest.raises(StudyMismatchError, match="field user: categorical with 41 values"):
