@@ -12,6 +12,8 @@ import pandas as pd
 
 from recsearch.data import _stream
 from recsearch.data._assemble import assemble
+from recsearch.data._encode import apply_vocab
+from recsearch.data._encode import build_vocab
 from recsearch.data._encode import encode_column
 from recsearch.data._encode import encode_multi_hot
 from recsearch.data._encode import encode_sequence
@@ -24,6 +26,9 @@ from recsearch.data.schema import FieldKind
 from recsearch.data.splits import DEFAULT_FRACTIONS
 from recsearch.data.splits import random_split
 from recsearch.data.splits import temporal_split
+from recsearch.data.vocab import ENCODER_INFO
+from recsearch.data.vocab import Encoder
+from recsearch.data.vocab import vocabulary
 from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 
@@ -232,11 +237,13 @@ def from_frame(
     train_mask[indices[0]] = True
 
     fields: list[tuple[str, FieldKind, int]] = []
+    vocabularies: dict[str, list[str]] = {}
     cat_cols = []
     for col in categorical:
         codes, vocab = encode_column(hash_values(df[col]), indices[0], min_count=min_count)
         cat_cols.append(codes)
         fields.append((col, "categorical", vocab))
+        vocabularies[col] = vocabulary(df[col].to_numpy(), codes, vocab)
     num_cols = []
     for col in numeric:
         raw = df[col]
@@ -260,12 +267,14 @@ def from_frame(
         fields.append((col, "numeric", 1))
     mh_cols = []
     for col in multi_hot:
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_multi_hot(
             row, keys, n, train_mask, min_count=min_count, max_len=multi_hot_max_len
         )
         mh_cols.append(matrix)
         fields.append((col, "multi_hot", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)
     seq_cols = []
     for col in sequence:
         _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
@@ -275,6 +284,11 @@ def from_frame(
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+    encoder = Encoder(
+        fields=tuple((name, kind) for name, kind, _ in fields),
+        vocabularies=vocabularies,
+        multi_hot_sep=multi_hot_sep,
+    )
     return assemble(
         name,
         label_name=label,
@@ -285,7 +299,7 @@ def from_frame(
         sequence=seq_cols,
         label=y,
         indices=indices,
-        info={"source": src, "min_count": int(min_count)},
+        info={"source": src, "min_count": int(min_count), ENCODER_INFO: encoder.to_dict()},
     )
 
 
