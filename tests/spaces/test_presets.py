@@ -223,6 +223,10 @@ def test_spaces_needing_numeric_or_sequence_fields_name_what_is_missing(
 # ------------------------------------------------------------------------- base first
 
 
+def test_every_preset_documents_its_base() -> None:
+    assert set(BASES) == set(PRESETS)
+
+
 @pytest.mark.parametrize("name", PRESETS)
 def test_each_default_configuration_decodes_to_its_documented_base(
     name: str, generated_schema: Schema

@@ -256,7 +256,7 @@ BASES: dict[str, str] = {
     "autodis": "DeepFM base: every numeric field a dense input, as DeepFM reads it.",
     "ameir": "Behaviour layers all 'zero' (history unused) with target-attention output, every "
     "pair by hadamard, an MLP of 2 layers at 0.5 of the input with ReLU.",
-    "autoft": "Fine-tune everything (every field and part): plain fine-tuning of the source model.",
+    "autoft": "Fine-tune every field and part: plain fine-tuning of the source model.",
 }
 """Per preset, the base model its default configuration decodes to (module docstring)."""
 
@@ -305,8 +305,8 @@ def _with_defaults(space: ConfigurationSpace, defaults: dict[str, Any]) -> Confi
     return ConfigurationSpace.from_serialized_dict(data)
 
 
-# NOTE: a developer mistake, caught at import.
-if set(PRESETS) != set(get_args(PresetName)) or set(BASES) != set(PRESETS):  # pragma: no cover
+# NOTE: a developer mistake, caught at import (a preset without a BASES line fails a test only).
+if set(PRESETS) != set(get_args(PresetName)):  # pragma: no cover
     raise RuntimeError("PRESETS and PresetName disagree")
 
 
