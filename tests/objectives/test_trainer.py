@@ -31,8 +31,10 @@ FAST = TrainingSpec(batch_size=64, lr=0.01)
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
-def test_every_baseline_learns_planted_signal_in_one_epoch(make_dataset, name) -> None:
-    ds = make_dataset(3000)
+def test_every_baseline_learns_planted_signal_in_one_epoch(
+    make_dataset, make_sequence_dataset, name
+) -> None:
+    ds = make_sequence_dataset(3000) if name == "din" else make_dataset(3000)
     result = train(baseline(name, ds.schema, training=FAST), ds, 1.0, device="cpu")
     assert result.valid_auc > 0.6, result
     assert result.test_auc > 0.6, result
@@ -202,8 +204,8 @@ def test_gradient_clipping_bounds_the_update(make_dataset, monkeypatch, clip) ->
     ds = make_dataset(300)
     built = []
 
-    def capture(spec, schema):
-        model = build_model(spec, schema)
+    def capture(spec, schema, **kwargs):
+        model = build_model(spec, schema, **kwargs)
         built.append((model, [p.detach().clone() for p in model.parameters()]))
         return model
 

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
@@ -39,8 +40,6 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
@@ -48,8 +47,11 @@ from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
+from recsearch.spaces.decode import sections
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
+from recsearch.study.failures import exception_kind
+from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
@@ -82,6 +84,8 @@ class CTRObjective:
         base: Spec supplying what the space does not search (see ``recsearch.spaces.decode``).
         hooks: :class:`~recsearch.hooks.ObjectiveHook` objects (trackers) told of each trial.
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
+        pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
+            with :func:`recsearch.objectives.model.read_state`).
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -105,6 +109,7 @@ class CTRObjective:
         base: ModelSpec | None = None,
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
+        pretrained: Mapping[str, Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -115,6 +120,7 @@ class CTRObjective:
         self.cost = cost
         self.base = base
         self.hooks = hooks
+        self.pretrained = pretrained
         self.memory_cap = memory_cap
 
     # -- configuration ---------------------------------------------------------------------
@@ -138,6 +144,12 @@ class CTRObjective:
             raise InvalidParameterError(
                 "The 'space' parameter of CTRObjective must be a ConfigurationSpace. "
                 f"Got {type(self.space).__name__} instead."
+            )
+        if self.pretrained is None and "ft" in sections(self.space):
+            raise InvalidParameterError(
+                "The space fine-tunes a pre-trained model (the autoft space, section 'ft'), and "
+                "CTRObjective has no 'pretrained' state; pass "
+                "pretrained=recsearch.objectives.model.read_state(PATH)."
             )
 
     @property
@@ -213,6 +225,7 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
+            pretrained=self.pretrained,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -275,6 +288,7 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
+            pretrained=self.pretrained,
         )
         state["epochs"] = float(result.epochs_run) * fraction
         metrics = result.metrics()

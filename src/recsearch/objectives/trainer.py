@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Literal
@@ -233,6 +234,7 @@ def _tensors(split: Split, device: torch.device) -> dict[str, torch.Tensor | lis
         "categorical": torch.from_numpy(split.categorical).to(device, torch.long),
         "numeric": torch.from_numpy(split.numeric).to(device, torch.float32),
         "multi_hot": [torch.from_numpy(m).to(device, torch.long) for m in split.multi_hot],
+        "sequence": [torch.from_numpy(m).to(device, torch.long) for m in split.sequence],
         "label": torch.from_numpy(split.label).to(device, torch.float32),
     }
 
@@ -339,6 +341,7 @@ def train(
     report: Report | None = None,
     memory_cap: int | None = None,
     measure: bool = True,
+    pretrained: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
 
@@ -354,6 +357,8 @@ def train(
         memory_cap: Bytes the embedding tables may use while training; ``None``: half the free
             memory of the device.
         measure: Measure inference latency on 1,000 validation rows.
+        pretrained: Start from this state of the same spec (AutoFT; ``spec.finetune`` says
+            what stays frozen).
 
     Returns:
         The metrics at the best evaluation, the history and the cost.
@@ -385,7 +390,7 @@ def train(
     if n == 0:
         raise InvalidParameterError(f"Dataset {dataset.name!r} has no training rows.")
     torch.manual_seed(seed)
-    model = build_model(spec, schema).to(dev)
+    model = build_model(spec, schema, pretrained=pretrained).to(dev)
     model.train()
     opt = make_optimizer(model, spec.training, dev)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -219,9 +219,8 @@ def run(
     settings, components = prepare(settings, track=True, device=devices[0])
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
     study, recorded = create_in(store, study_name, settings, components.directions)
-    if (redact(recorded.tracking_uri or ""), recorded.experiment) != (
-        redact(settings.tracking_uri or ""), settings.experiment
-    ):
+    tracking = (redact(settings.tracking_uri or ""), settings.experiment)
+    if (redact(recorded.tracking_uri or ""), recorded.experiment) != tracking:
         # NOTE: an existing study keeps its own tracking; only the tracker's hooks change.
         over = Overrides(dataset=components.dataset, space=components.space)
         components = resolve(recorded, device=devices[0], overrides=over)
@@ -245,7 +244,7 @@ def run(
     tracker = components.tracker
     start_tracking(tracker, study, settings=settings, storage=store, strategy=components.strategy)
     threads = max(1, cores() // workers)
-    url = str(getattr(store, "recsearch_url"))
+    url = str(store.recsearch_url)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads),
            **secret_env(url, settings.tracking_uri), **allow_env()}  # fmt: skip
     # NOTE: stderr goes to files, not pipes: a chatty worker must never block on a full pipe.
