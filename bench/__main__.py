@@ -1,9 +1,10 @@
 """`make bench`: run every benchmark (or those named) and print their figures.
 
-Usage: ``python -m bench [data] [train] [strategies] [scale] [quality] [quality-heldout]
+Usage: ``python -m bench [data] [train] [strategies] [scale] [quality] [quality-heldout] [gpu]
 [--trials N]``; ``--trials`` sets the trial count of the quality benches (``quality-heldout``
-runs 30 and 60 without it). Each benchmark prints ratios against a reference measured in the
-same run; nothing here asserts a timing.
+runs 30 and 60 without it); ``gpu`` runs only when named (the CUDA bench of
+:mod:`bench.bench_gpu`). Each benchmark prints ratios against a reference measured in the same
+run; nothing here asserts a timing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SUITES = {
     "quality": ("bench.bench_strategies", "quality"),
     "quality-heldout": ("bench.bench_strategies", "heldout"),
     "scale": ("bench.bench_scale", "main"),
+    "gpu": ("bench.bench_gpu", "main"),
 }
 DEFAULT = ("data", "train", "strategies", "quality", "scale")
 

@@ -10,14 +10,7 @@ from typing import Any
 from recsearch.redact import STORAGE_ENV
 from recsearch.redact import redact
 
-__all__ = [
-    "ProgressBar",
-    "print_best",
-    "print_failures",
-    "print_summary",
-    "print_untracked",
-    "shown_storage",
-]
+__all__ = ["ProgressBar", "print_best", "print_failures", "print_summary", "shown_storage"]
 
 
 class ProgressBar:
@@ -112,17 +105,8 @@ def print_summary(result: Any, storage_url: str) -> None:
           f"{shown_storage(storage_url)}")
 
 
-def shown_storage(url: str) -> str:
-    """The storage URL for a hint: redacted, with where the workers take the password from."""
-    shown = redact(url)
-    if shown == url:
-        return url
-    return (f"'{shown}'\n  (the password is not shown: pass the real URL, or set "
-            f"{STORAGE_ENV}, or keep the password in ~/.pgpass)")
-
-
 def print_untracked(study: Any) -> None:
-    """Name the trials whose MLflow runs missed something (a tracking outage)."""
+    """Name the trials whose MLflow runs missed something while the tracking server was away."""
     from recsearch.study.reach import untracked_trials
 
     untracked = untracked_trials(study)
@@ -131,6 +115,15 @@ def print_untracked(study: Any) -> None:
         more = f" and {len(untracked) - 20} more" if len(untracked) > 20 else ""
         print(f"not tracked in MLflow ({untracked[min(untracked)]}): trials {numbers}{more}; "
               "their results are in the study (recsearch best)")
+
+
+def shown_storage(url: str) -> str:
+    """The storage URL for a hint: redacted, with where the workers take the password from."""
+    shown = redact(url)
+    if shown == url:
+        return url
+    return (f"'{shown}'\n  (the password is not shown: pass the real URL, or set "
+            f"{STORAGE_ENV}, or keep the password in ~/.pgpass)")
 
 
 def print_failures(failures: Sequence[tuple[str, int]]) -> None:

@@ -8,14 +8,16 @@ here, never by their private names.
 
 Sections: ``optuna`` (storages, trial and study ids, heartbeats, the enqueue attribute),
 ``configspace`` (the condition DAG, vector distributions), ``smac`` (the acquisition maximizer's
-local search), and for issue 14:
+local search), and those of issue 14 below.
+
+Sections of issue 14 (tested in ``tests/test_journal_repair.py`` and
+``tests/test_storage_errors.py``):
 
 - journal: :class:`RepairingJournalFileBackend`, Optuna's journal file backend made to survive a
   torn last record (a crash or a full disk during a write). Uses ``JournalFileBackend._file_path``,
   ``JournalFileBackend._lock``, ``JournalFileBackend._log_number_offset`` and
   ``optuna.storages.journal._file.get_lock_file``, and relies on the file format of Optuna 5.0:
-  one JSON object per line, each written as ``{"op_code": ...`` in a single ``write``
-  (checked by ``tests/test_journal_repair.py``).
+  one JSON object per line, each written as ``{"op_code": ...`` in a single ``write``.
 - rdb: :func:`explain_storage_error`. Optuna 5.0's ``RDBStorage`` raises every SQLAlchemy error
   of a session as ``StorageInternalError`` ("... e.g. exceeding max length") with the driver's
   error as ``__cause__``; SQLite's own words are read from there.
@@ -50,17 +52,17 @@ __all__ = [
     "FIXED_PARAMS_ATTR",
     "JOURNAL_RECORD_START",
     "JOURNAL_TORN_SUFFIX",
+    "SMAC_HOOKS",
+    "BaseHeartbeat",
     "RepairingJournalFileBackend",
     "explain_storage_error",
     "journal_backend",
-    "unmask_tell_error",
-    "SMAC_HOOKS",
-    "BaseHeartbeat",
     "minimum_conditions",
     "stale_trial_ids",
     "storage_of",
     "study_id_of",
     "trial_id_of",
+    "unmask_tell_error",
     "vector_dist",
 ]
 
@@ -112,7 +114,6 @@ SMAC_HOOKS: tuple[tuple[str, str, str], ...] = (
 """(module, class, private method) of SMAC3 that ``recsearch.strategies._smac`` calls or wraps:
 the maximizer's ``_maximize`` and its local search's ``_get_initial_points`` (made
 order-stable)."""
-
 
 # ------------------------------------------------------------------------------------ journal
 

@@ -76,6 +76,12 @@ example:
   recsearch best --study criteo-autoctr --storage sqlite:///studies.db
 """
 
+_RETRAIN_EXAMPLE = """\
+example (top-5 of a search, 3 seeds, 20 epochs, beside DeepFM and DCN-V2, test AUC reported):
+  recsearch retrain --study ml-aim-tpe --storage sqlite:///studies.db --top-k 5 --seeds 3 \\
+      --budget-epochs 20 --baselines deepfm,dcnv2 --register-as movielens-ctr
+"""
+
 _SPACES_EXAMPLE = """\
 example:
   recsearch spaces
@@ -187,6 +193,9 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="training epochs per trial")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
+                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
+                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
     p.add_argument("--cost", default=None,
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
@@ -199,6 +208,8 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                    "sqlite:///mlflow.db); 'none' turns tracking off")  # fmt: skip
     p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
+    p.add_argument("--no-base-first", action="store_true",
+                   help="do not evaluate the space's base model (its default) as trial 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,8 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=_positive_int, default=10,
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_fault_options(p)
     _add_device(p)
+    _add_fault_options(p)
+    from recsearch.study import retraining
+
+    retraining.add_arguments(p, prefix="retrain-")
+
+    p = sub.add_parser("retrain", help="retrain a study's top-k with seeds beside baselines",
+                       epilog=_RETRAIN_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    retraining.add_arguments(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -252,11 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the study's data set lives on this machine")
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_device(p, per_gpu=False)
     _add_fault_options(p)
     p.add_argument("--allow-callable", action="append", default=[], metavar="MODULE:CALLABLE",
                    help="let this worker import a module:callable the study names (repeatable; "
                    "or list them in $RECSEARCH_ALLOW_CALLABLES); others are refused")  # fmt: skip
-    _add_device(p, per_gpu=False)
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -285,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", **_storage_required(),
                    help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
+    _add_dataset(p)
+    from recsearch.study import fidelity
+
+    fidelity.add_arguments(p)
 
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
                    formatter_class=fmt)  # fmt: skip
@@ -324,6 +348,8 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
+        "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
+        "base_first": not args.no_base_first,
     }
 
 
@@ -347,9 +373,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=storage,
             heartbeat_interval=args.heartbeat,
             progress=progress,
-            max_failures=args.max_failures,
             device=args.device,
             workers_per_gpu=args.workers_per_gpu,
+            max_failures=args.max_failures,
             **_create_kwargs(args),
         )
     finally:
@@ -365,7 +391,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 128 + result.interrupted
     if result.counts.done < result.settings.n_trials:
         return EXIT_ERROR
+    if args.retrain_top_k:
+        from recsearch.study import retraining
+
+        return retraining.run_from_args(args, study=result.study.study_name, storage=url)
     return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from recsearch.study import retraining
+
+    return retraining.run_from_args(args)
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -414,8 +450,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finalize=not args.no_finalize,
         dataset_options=options,
         on_trial=on_trial,
-        max_failures=args.max_failures,
         device=args.device,
+        max_failures=args.max_failures,
     )
     if not args.quiet:
         c = result.counts
@@ -541,6 +577,12 @@ def _listing(kind: str) -> dict[str, str]:
     return {**strategies.available(), **oneshot_study.listing()}
 
 
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from recsearch.study import fidelity
+
+    return fidelity.run_from_args(args, _dataset_options(args))
+
+
 def _cmd_list(kind: str) -> int:
     table = _listing(kind)
     width = max((len(k) for k in table), default=0)
@@ -571,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": _cmd_worker,
         "compare": _cmd_compare,
         "best": _cmd_best,
+        "fidelity": _cmd_fidelity,
+        "retrain": _cmd_retrain,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }
@@ -619,6 +663,7 @@ def _one_line(exc: BaseException) -> str:
 def _storage_required() -> dict[str, Any]:
     env = os.environ.get(STORAGE_ENV)
     return {"default": env} if env else {"required": True}
+
 
 
 if __name__ == "__main__":

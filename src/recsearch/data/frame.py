@@ -12,6 +12,8 @@ import pandas as pd
 
 from recsearch.data import _stream
 from recsearch.data._assemble import assemble
+from recsearch.data._encode import apply_vocab
+from recsearch.data._encode import build_vocab
 from recsearch.data._encode import encode_column
 from recsearch.data._encode import encode_multi_hot
 from recsearch.data._encode import encode_sequence
@@ -24,6 +26,9 @@ from recsearch.data.schema import FieldKind
 from recsearch.data.splits import DEFAULT_FRACTIONS
 from recsearch.data.splits import random_split
 from recsearch.data.splits import temporal_split
+from recsearch.data.vocab import ENCODER_INFO
+from recsearch.data.vocab import Encoder
+from recsearch.data.vocab import vocabulary
 from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 
@@ -174,7 +179,7 @@ def from_frame(
 
     Categorical values (any type; missing is a value of its own) get per-field vocabularies
     built on the training rows, most frequent first; values seen fewer than ``min_count`` times
-    in training map to the OOV index 0. Numeric columns become float32 as they are (missing
+    in training map to the OOV index 0. Numeric columns become float32 as they are (a value
     without a number (empty, null, NaN) is refused naming column and row unless ``numeric_fill``
     gives its value). Multi-hot columns hold ``multi_hot_sep``-joined strings or list-likes.
     Sequence columns hold ordered histories, oldest first, as lists (Parquet) or
@@ -232,11 +237,13 @@ def from_frame(
     train_mask[indices[0]] = True
 
     fields: list[tuple[str, FieldKind, int]] = []
+    vocabularies: dict[str, list[str]] = {}
     cat_cols = []
     for col in categorical:
         codes, vocab = encode_column(hash_values(df[col]), indices[0], min_count=min_count)
         cat_cols.append(codes)
         fields.append((col, "categorical", vocab))
+        vocabularies[col] = vocabulary(df[col].to_numpy(), codes, vocab)
     num_cols = []
     for col in numeric:
         raw = df[col]
@@ -260,12 +267,14 @@ def from_frame(
         fields.append((col, "numeric", 1))
     mh_cols = []
     for col in multi_hot:
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_multi_hot(
             row, keys, n, train_mask, min_count=min_count, max_len=multi_hot_max_len
         )
         mh_cols.append(matrix)
         fields.append((col, "multi_hot", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)
     seq_cols = []
     for col in sequence:
         _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
@@ -275,6 +284,11 @@ def from_frame(
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+    encoder = Encoder(
+        fields=tuple((name, kind) for name, kind, _ in fields),
+        vocabularies=vocabularies,
+        multi_hot_sep=multi_hot_sep,
+    )
     return assemble(
         name,
         label_name=label,
@@ -285,16 +299,8 @@ def from_frame(
         sequence=seq_cols,
         label=y,
         indices=indices,
-        info={"source": src, "min_count": int(min_count)},
+        info={"source": src, "min_count": int(min_count), ENCODER_INFO: encoder.to_dict()},
     )
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"holds {value!r}" if value.strip() else "is empty"
-    if isinstance(value, (float, np.floating)) and np.isnan(value):
-        return "holds NaN"
-    return "is empty" if pd.isna(value) else f"holds {value!r}"
 
 
 def _check_sequence_cells(
@@ -311,6 +317,14 @@ def _check_sequence_cells(
             f"{source}: {where}, column {column!r}: a sequence field holds {v!r} "
             f"({type(v).__name__}); give a list of ids, oldest first, or an '|'-joined string"
         )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"holds {value!r}" if value.strip() else "is empty"
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return "holds NaN"
+    return "is empty" if pd.isna(value) else f"holds {value!r}"
 
 
 def _read_table(
@@ -385,13 +399,13 @@ def read_file(
         "seed": seed,
         "min_count": min_count,
     }
-    # NOTE: only when given, so older cache entries still hit.
+    if sequence:  # NOTE: only then, so older cache entries still hit.
+        options.update(sequence=list(sequence), sequence_max_len=int(sequence_max_len))
+    # NOTE: only when given, so the cache keys of files read before these options stay valid.
     if encoding != "utf8":
         options["encoding"] = encoding
     if numeric_fill is not None:
         options["numeric_fill"] = float(numeric_fill)
-    if sequence:
-        options.update(sequence=list(sequence), sequence_max_len=int(sequence_max_len))
 
     def build() -> Dataset:
         df, first_line = _read_table(p, sep, encoding=encoding)

@@ -26,6 +26,7 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.objectives.metrics import auc
 from recsearch.objectives.metrics import logloss
+from recsearch.objectives.recipe import default_lr
 from recsearch.objectives.trainer import mixture_loss
 from recsearch.oneshot._result import OneShotResult
 
@@ -194,7 +195,9 @@ def train_supernet(
     check_rows(dataset)
     skip = {id(p) for p in arch}
     params = [p for p in model.parameters() if id(p) not in skip and p.requires_grad]
-    weights = torch.optim.Adam(params, lr=spec.training.lr)
+    lr = spec.training.lr  # NOTE: None is the recipe's data-size rule (issue 12)
+    lr = default_lr("adam", len(dataset.train)) if lr is None else lr
+    weights = torch.optim.Adam(params, lr=lr)
     model.to(device)
     model.train()
     train = tensors(dataset.train, device)

@@ -197,6 +197,8 @@ def build_objective(
         kwargs["cost"] = settings.cost
     if device is not None:
         kwargs["device"] = device
+    if settings.recipe and settings.kind == "search" and settings.objective == "ctr":
+        kwargs["recipe"] = dict(settings.recipe)  # NOTE: the recipe the study was made with
     if settings.kind != "search":
         kwargs["settings"] = settings
     objective = factory(dataset, space, **kwargs)

@@ -31,6 +31,7 @@ from recsearch.study.components import resolve
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import make_settings
 from recsearch.study.studies import StudyCounts
+from recsearch.study.studies import base_hook
 from recsearch.study.studies import create_in
 from recsearch.study.studies import failure_summary
 from recsearch.study.studies import prepare
@@ -214,13 +215,17 @@ def run(
     if workers_per_gpu is not None and gpus:
         workers = workers_per_gpu * gpus
     devices = worker_devices(device, workers, gpus)
+    base_first = bool(create_kwargs.pop("base_first", True))
     settings = make_settings(tracking_uri=tracking_uri, **create_kwargs)
     # NOTE: one process resolves once: these components run the trials when workers == 1.
     settings, components = prepare(settings, track=True, device=devices[0])
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
-    study, recorded = create_in(store, study_name, settings, components.directions)
-    tracking = (redact(settings.tracking_uri or ""), settings.experiment)
-    if (redact(recorded.tracking_uri or ""), recorded.experiment) != tracking:
+    hook = base_hook(settings, components.space) if base_first else None
+    study, recorded = create_in(store, study_name, settings, components.directions,
+                                on_create=hook)  # fmt: skip
+    if (redact(recorded.tracking_uri or ""), recorded.experiment) != (
+        redact(settings.tracking_uri or ""), settings.experiment
+    ):
         # NOTE: an existing study keeps its own tracking; only the tracker's hooks change.
         over = Overrides(dataset=components.dataset, space=components.space)
         components = resolve(recorded, device=devices[0], overrides=over)

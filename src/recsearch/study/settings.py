@@ -53,7 +53,9 @@ METRICS: tuple[str, ...] = get_args(MetricName)
 
 # NOTE: fields added after studies were stored. Left out of the identity while they hold their
 # default, so an old study keeps its name and resumes under the same command.
-_LATE_DEFAULTS: dict[str, Any] = {"kind": "search", "kind_options": {}, "budget_total": None}
+_LATE_DEFAULTS: dict[str, Any] = {
+    "kind": "search", "kind_options": {}, "budget_total": None, "recipe": {},
+}
 _NOT_IDENTITY = ("tracking_uri", "experiment", "version", "schema_fingerprint", "schema")
 
 
@@ -84,6 +86,9 @@ class StudySettings:
         kind_options: Kind-specific JSON (retrain cells, fidelity budgets).
         budget_total: Stop once the finished trials' epoch-equivalents reach it (a comparison
             cell); ``None``: only ``n_trials`` counts.
+        recipe: :meth:`recsearch.objectives.recipe.Recipe.to_dict` of the training recipe a
+            search's trials use (identity: a resumed study never mixes recipes); ``{}`` in
+            studies made before it: the code's default recipe.
         schema_fingerprint: :func:`schema_fingerprint` of the data set at creation.
         schema: :func:`schema_record` of the data set at creation (names a mismatch).
         tracking_uri: MLflow tracking URI, or ``None`` for no tracking.
@@ -112,6 +117,7 @@ class StudySettings:
     kind: StudyKind = "search"
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     budget_total: float | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
     schema_fingerprint: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
@@ -126,7 +132,7 @@ class StudySettings:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         out = dataclasses.asdict(self)
-        for key in ("dataset_options", "strategy_options", "kind_options", "schema"):
+        for key in ("dataset_options", "strategy_options", "kind_options", "schema", "recipe"):
             out[key] = dict(getattr(self, key))
         out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
@@ -139,7 +145,7 @@ class StudySettings:
         """
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("kind", "kind_options", "schema"):
+        for key in ("kind", "kind_options", "schema", "recipe"):
             if kept.get(key) is None:
                 kept.pop(key, None)
         return cls(**kept)
@@ -261,13 +267,15 @@ def make_settings(**fields: Any) -> StudySettings:
         InvalidParameterError: A count, budget, metric or kind out of range.
     """
     from recsearch import __version__
+    from recsearch.objectives.recipe import Recipe
     from recsearch.study.callables import allow
 
     values: dict[str, Any] = {"tracking_uri": "default", **fields}
-    allow(*(values.get(k) for k in ("dataset", "space", "strategy", "objective")))  # own call
     n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
     budget_total = values.get("budget_total")
     metric, kind = values.get("metric", "auc"), values.get("kind", "search")
+    allow(values["dataset"], values["space"], values["strategy"], values.get("objective"))
+    # NOTE: named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
     if not 0 < budget_epochs < float("inf"):
@@ -298,6 +306,7 @@ def make_settings(**fields: Any) -> StudySettings:
         budget_epochs=float(budget_epochs),
         seed=int(values.get("seed", 0)),
         budget_total=None if budget_total is None else float(budget_total),
+        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search" else {},
         version=__version__,
     )
     return StudySettings(**values)
