@@ -10,7 +10,8 @@ Sections: ``optuna`` (storages, trial and study ids, heartbeats, the enqueue att
 ``configspace`` (the condition DAG, vector distributions), ``smac`` (the acquisition maximizer's
 local search), and those of issue 14 below.
 
-Sections of issue 14 (tested in ``tests/test_journal_repair.py`` and ``tests/test_storage_errors.py``):
+Sections of issue 14 (tested in ``tests/test_journal_repair.py`` and
+``tests/test_storage_errors.py``):
 
 - journal: :class:`RepairingJournalFileBackend`, Optuna's journal file backend made to survive a
   torn last record (a crash or a full disk during a write). Uses ``JournalFileBackend._file_path``,
