@@ -99,3 +99,91 @@ class NumericEmbedding:
                 "NumericEmbedding needs buckets >= 2, meta >= 1 and temperature > 0. Got "
                 f"buckets={self.buckets!r}, meta={self.meta!r}, temperature={self.temperature!r}."
             )
+
+
+SequenceNorm = Literal["layer", "none"]
+SEQUENCE_NORMS: tuple[str, ...] = get_args(SequenceNorm)
+SequenceOp = Literal["conv", "gru", "pool", "attention", "zero"]
+SEQUENCE_OPS: tuple[str, ...] = get_args(SequenceOp)
+SequenceActivation = Literal["relu", "gelu", "swish", "identity"]
+SEQUENCE_ACTIVATIONS: tuple[str, ...] = get_args(SequenceActivation)
+SequenceOutput = Literal["average", "target", "last"]
+SEQUENCE_OUTPUTS: tuple[str, ...] = get_args(SequenceOutput)
+
+
+@dataclass(frozen=True)
+class SequenceLayer:
+    """One layer of a behaviour encoder: ``x + activation(op(norm(x)))``, padding kept at 0.
+
+    ``op``: ``conv`` (1D convolution over time, 3 steps wide), ``gru`` (a GRU), ``pool``
+    (average over 3 neighbouring steps), ``attention`` (single-head self-attention over the
+    history) or ``zero`` (nothing: the layer passes its input on).
+
+    Example:
+        >>> SequenceLayer("layer", "attention", "gelu").op
+        'attention'
+    """
+
+    norm: SequenceNorm = "none"
+    op: SequenceOp = "conv"
+    activation: SequenceActivation = "relu"
+
+    def __post_init__(self) -> None:
+        _check_choice("SequenceLayer", "norm", self.norm, SEQUENCE_NORMS)
+        _check_choice("SequenceLayer", "op", self.op, SEQUENCE_OPS)
+        _check_choice("SequenceLayer", "activation", self.activation, SEQUENCE_ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class BehaviourSpec:
+    """Encoders of the sequence (behaviour history) fields, one per field, same architecture.
+
+    Each history's items are embedded at the interaction width (a table of its own), run
+    through ``layers`` and summarised into one vector by ``output``: ``average`` (over the
+    items present), ``last`` (the most recent item) or ``target`` (attention whose query is a
+    learned projection of the row's other embeddings, so the candidate item weighs the history;
+    DIN-style). The vector joins the embedding views after the sparse and numeric fields.
+
+    Example:
+        >>> BehaviourSpec((SequenceLayer(op="gru"),), output="target").output
+        'target'
+    """
+
+    layers: tuple[SequenceLayer, ...] = ()
+    output: SequenceOutput = "average"
+
+    def __post_init__(self) -> None:
+        _check_choice("BehaviourSpec", "output", self.output, SEQUENCE_OUTPUTS)
+
+
+HeadActivation = Literal["relu", "swish", "identity", "dice"]
+HEAD_ACTIVATIONS: tuple[str, ...] = get_args(HeadActivation)
+"""Activations of the head's hidden layers; ``dice`` is DIN's data-adaptive activation
+``p * x + (1 - p) * alpha * x`` with ``p = sigmoid(batch-normalised x)`` and ``alpha`` learned."""
+
+
+FineTunePart = Literal["linear", "interaction", "blocks", "behaviour", "mlp"]
+FINE_TUNE_PARTS: tuple[str, ...] = get_args(FineTunePart)
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """AutoFT: what stays as pre-trained when a model is fine-tuned on a target domain.
+
+    The model starts from a pre-trained state (given to the trainer, never named here) of the
+    same spec and schema; the embedding rows of ``frozen_fields`` and every parameter of
+    ``frozen_parts`` (``linear``: the first-order term; ``interaction``: pair, group and graph
+    interactions; ``blocks``; ``behaviour``: sequence encoders; ``mlp``: the head) keep their
+    pre-trained values.
+
+    Example:
+        >>> FineTuneSpec(frozen_fields=("user_id",), frozen_parts=("mlp",)).frozen_parts
+        ('mlp',)
+    """
+
+    frozen_fields: tuple[str, ...] = ()
+    frozen_parts: tuple[FineTunePart, ...] = ()
+
+    def __post_init__(self) -> None:
+        for part in self.frozen_parts:
+            _check_choice("FineTuneSpec", "frozen_parts", part, FINE_TUNE_PARTS)

@@ -18,6 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from recsearch._console import ProgressBar as _ProgressBar
+from recsearch._console import print_best as _print_best
+from recsearch._console import print_failures as _print_failures
+from recsearch._console import print_summary as _print_summary
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -114,6 +119,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _device(text: str) -> str:
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def _add_device(p: argparse.ArgumentParser, *, per_gpu: bool = True) -> None:
+    p.add_argument("--device", type=_device, default=None,
+                   help="training device: auto, cpu, cuda or cuda:N (default: the objective's, "
+                   "auto); workers take the visible GPUs round robin")  # fmt: skip
+    if per_gpu:
+        p.add_argument("--workers-per-gpu", type=_positive_int, default=None,
+                       help="with CUDA: start this many workers per visible GPU "
+                       "(instead of --workers)")  # fmt: skip
+
+
 def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument(
         "--dataset",
@@ -184,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=_positive_int, default=10,
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -191,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="join a study and run trials until it is done",
                        epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    p.add_argument("--study", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--study", help="the study to join")
+    which.add_argument("--comparison", help="join every study of this `recsearch compare`")
     p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="run at most this many trials in this worker")  # fmt: skip
@@ -209,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the study's data set lives on this machine")
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_device(p, per_gpu=False)
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -225,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports/compare", help="report folder")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI ('none': no tracking)")  # fmt: skip
+    p.add_argument("--storage", default=None,
+                   help="where the comparison's studies live (default: a journal file in --out); "
+                   "rerun to resume, `recsearch worker --comparison NAME` to join")  # fmt: skip
+    p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
+    _add_device(p)
 
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
                        formatter_class=fmt)  # fmt: skip
@@ -280,99 +310,6 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-class _ProgressBar:
-    """tqdm bar: trials done of the target, best so far, elapsed and ETA."""
-
-    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
-        self.bar = None
-        self.last = initial
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="trial", dynamic_ncols=True,
-                            file=sys.stderr)  # fmt: skip
-
-    def __call__(self, study: Any, counts: Any) -> None:
-        if self.bar is None:
-            return
-        done = min(counts.done, self.bar.total)
-        if done > self.last:
-            self.bar.update(done - self.last)
-            self.last = done
-        best = _best_text(study)
-        postfix = {"best": best} if best else {}
-        if counts.failed:
-            postfix["failed"] = counts.failed
-        if counts.running:
-            postfix["running"] = counts.running
-        self.bar.set_postfix(postfix, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _best_text(study: Any) -> str:
-    try:
-        if len(study.directions) > 1:
-            return f"{len(study.best_trials)} on front"
-        return f"{study.best_value:.4f}"
-    except (ValueError, RuntimeError):
-        return ""
-
-
-def _print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not trials:
-        print(f"study {study.study_name}: no complete trial yet")
-        return
-    best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
-    if as_json:
-        out = [
-            {"number": t.number, "values": t.values, "params": t.params,
-             "user_attrs": {k: v for k, v in t.user_attrs.items() if k != "spec"}}
-            for t in best
-        ]  # fmt: skip
-        print(json.dumps(out if len(out) > 1 else out[0], indent=2, default=str))
-        return
-    names = [f"valid {settings.metric}" if settings is not None else "value"]
-    if settings is not None and settings.cost:
-        names.append(f"cost {settings.cost}")
-    if len(best) > 1:
-        print(f"{len(best)} trials on the Pareto front; the first {min(len(best), 5)}:")
-    for t in best[:5]:
-        values = ", ".join(
-            f"{name} {v:.6g}" for name, v in zip(names + ["value"] * len(t.values), t.values)
-        )
-        print(f"best trial #{t.number}: {values}")
-        print("configuration:")
-        for key in sorted(t.params):
-            print(f"  {key} = {t.params[key]!r}")
-
-
-def _print_summary(result: Any, storage_url: str) -> None:
-    c = result.counts
-    study = result.study
-    print(f"study {study.study_name}: {c.complete} complete, {c.pruned} pruned, "
-          f"{c.failed} failed (target {result.settings.n_trials})")  # fmt: skip
-    _print_failures(result.failures)
-    _print_best(study, result.settings)
-    if result.settings.tracking_uri:
-        print(f"runs: mlflow ui --backend-store-uri {result.settings.tracking_uri}")
-    print(f"more workers: recsearch worker --study {study.study_name} --storage {storage_url}")
-
-
-def _print_failures(failures: Sequence[tuple[str, int]]) -> None:
-    if not failures:
-        return
-    total = sum(n for _, n in failures)
-    print(f"failed trials by cause ({total}):")
-    for reason, n in failures:
-        print(f"  {n} x {reason}")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from recsearch import runner
 
@@ -393,6 +330,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=storage,
             heartbeat_interval=args.heartbeat,
             progress=progress,
+            device=args.device,
+            workers_per_gpu=args.workers_per_gpu,
             **_create_kwargs(args),
         )
     finally:
@@ -404,7 +343,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)
     if result.interrupted is not None:
-        print(f"recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
         return 128 + result.interrupted
     if result.counts.done < result.settings.n_trials:
         return EXIT_ERROR
@@ -439,6 +378,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    if args.comparison is not None:
+        return _join_comparison(args, options)
     result = runner.run_worker(
         study_name=args.study,
         storage=args.storage,
@@ -451,6 +392,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finalize=not args.no_finalize,
         dataset_options=options,
         on_trial=on_trial,
+        device=args.device,
     )
     if not args.quiet:
         c = result.counts
@@ -460,6 +402,31 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     if result.interrupted is not None:
         print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
         return 128 + result.interrupted
+    return 0
+
+
+def _join_comparison(args: argparse.Namespace, options: dict[str, Any] | None) -> int:
+    from recsearch.errors import StorageError
+    from recsearch.storage import open_storage
+    from recsearch.study.comparison import cell_names
+    from recsearch.study.comparison import run_cells
+    from recsearch.study.launcher import check_device
+
+    check_device(args.device)
+    store = open_storage(args.storage, must_exist=True, heartbeat_interval=args.heartbeat,
+                         grace_period=args.grace)  # fmt: skip
+    cells = cell_names(store, args.comparison)
+    if not cells:
+        raise StorageError(f"no comparison named {args.comparison!r} in that storage")
+    interrupted = run_cells(
+        store, cells, worker_index=args.worker_index, tracking_uri=args.tracking_uri,
+        device=args.device, threads=args.threads, dataset_options=options,
+    )  # fmt: skip
+    if not args.quiet:
+        print(f"comparison {args.comparison}: {len(cells)} studies served")
+    if interrupted is not None:
+        print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
+        return 128 + interrupted
     return 0
 
 
@@ -474,7 +441,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise _usage("--strategies needs at least one name")
     _check_names("strategy", names)
     _check_names("space", [args.space])
-    report = run_comparison(
+    from recsearch.study.worker import Interrupted
+
+    workers = args.workers
+    if args.workers_per_gpu is not None:
+        from recsearch.study.launcher import check_device
+
+        workers = args.workers_per_gpu * check_device(args.device or "auto") or workers
+    try:
+        report = _compare(run_comparison, args, names, workers)
+    except Interrupted as exc:
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 128 + exc.signum
+    print(report.to_markdown())
+    print(f"report: {report.out_dir}")
+    if report.mlflow_run_id:
+        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
+            "sqlite:///mlflow.db"
+        )
+        run_id = report.mlflow_run_id
+        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
+    return 0
+
+
+def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], workers: int) -> Any:
+    return run_comparison(
         dataset=args.dataset,
         dataset_options=_dataset_options(args),
         space=args.space,
@@ -484,21 +475,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         budget_epochs_per_trial=args.budget_epochs,
         metric=args.metric,
         out_dir=args.out,
-        workers=args.workers,
+        workers=workers,
         tracking_uri=_tracking(args.tracking_uri),
         track=(args.tracking_uri or "").lower() != "none",
+        storage=args.storage,
+        name=args.name,
+        device=args.device,
     )
-    to_markdown = getattr(report, "to_markdown", None)
-    if callable(to_markdown):
-        print(to_markdown())
-    print(f"report: {getattr(report, 'out_dir', args.out)}")
-    run_id = getattr(report, "mlflow_run_id", None)
-    if run_id:
-        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
-            "sqlite:///mlflow.db"
-        )
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
-    return 0
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
@@ -530,8 +513,9 @@ def _listing(kind: str) -> dict[str, str]:
 
         return dict(spaces.available())
     from recsearch import strategies
+    from recsearch.oneshot import study as oneshot_study
 
-    return dict(strategies.available())
+    return {**strategies.available(), **oneshot_study.listing()}
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> int:

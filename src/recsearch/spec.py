@@ -20,6 +20,10 @@ A :class:`ModelSpec` says everything needed to build and train a model:
   features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
   listed in ``inputs``. The head reads every block output that no later block consumes. With no
   blocks, the head reads the flattened embeddings and the dense features (the DNN of DeepFM).
+- ``behaviour``: encoders of the sequence fields (AMEIR / DIN), each history summarised into one
+  more embedding (``None``: sequence fields are not read).
+- ``finetune``: AutoFT: which field embeddings and parts keep their pre-trained values when the
+  model starts from a pre-trained state (``None``: everything trains).
 - ``head``: the MLP on top (``widths=()`` means no deep part when there are no blocks, or a single
   linear layer over the block outputs when there are), then one output unit.
 - ``loss``: non-negative weights over BCE, focal, hinge and squared error on the probability.
@@ -40,6 +44,17 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import FINE_TUNE_PARTS
+from recsearch._spec_parts import FineTunePart
+from recsearch._spec_parts import FineTuneSpec
+from recsearch._spec_parts import HEAD_ACTIVATIONS
+from recsearch._spec_parts import HeadActivation
+from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
+from recsearch._spec_parts import SEQUENCE_NORMS
+from recsearch._spec_parts import SEQUENCE_OPS
+from recsearch._spec_parts import SEQUENCE_OUTPUTS
+from recsearch._spec_parts import BehaviourSpec
+from recsearch._spec_parts import SequenceLayer
 from recsearch._spec_parts import BUCKETINGS
 from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
 from recsearch._spec_parts import PRUNE_GRANULARITIES
@@ -56,37 +71,15 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Schema
 
 __all__ = [
-    "AUTODIS_SKIP",
-    "BASELINES",
-    "BLOCK_TYPES",
-    "BUCKETINGS",
-    "CROSS_VERSIONS",
-    "LOSSES",
-    "NUMERIC_REPRESENTATIONS",
-    "OPTIMIZERS",
-    "PAIR_FUNCTIONS",
-    "PRUNE_GRANULARITIES",
-    "BlockSpec",
-    "BlockType",
-    "Bucketing",
-    "CrossVersion",
-    "EmbeddingSpec",
-    "FieldEmbedding",
-    "FieldGroup",
-    "HeadSpec",
-    "InteractionSpec",
-    "LossName",
-    "LossSpec",
-    "ModelSpec",
-    "NumericEmbedding",
-    "NumericRepresentation",
-    "OptimizerName",
-    "PairFunction",
-    "PairInteraction",
-    "PruneGranularity",
-    "PruneSpec",
-    "TrainingSpec",
-    "baseline",
+    "AUTODIS_SKIP", "BASELINES", "BLOCK_TYPES", "BUCKETINGS", "BehaviourSpec", "BlockSpec",
+    "BlockType", "Bucketing", "CROSS_VERSIONS", "CrossVersion", "EmbeddingSpec",
+    "FINE_TUNE_PARTS", "FieldEmbedding", "FieldGroup", "FineTunePart", "FineTuneSpec",
+    "HEAD_ACTIVATIONS", "HeadActivation", "HeadSpec", "InteractionSpec", "LOSSES", "LossName",
+    "LossSpec", "ModelSpec", "NUMERIC_REPRESENTATIONS", "NumericEmbedding",
+    "NumericRepresentation", "OPTIMIZERS", "OptimizerName", "PAIR_FUNCTIONS",
+    "PRUNE_GRANULARITIES", "PairFunction", "PairInteraction", "PruneGranularity", "PruneSpec",
+    "SEQUENCE_ACTIVATIONS", "SEQUENCE_NORMS", "SEQUENCE_OPS", "SEQUENCE_OUTPUTS",
+    "SequenceLayer", "TrainingSpec", "baseline",
 ]
 
 PairFunction = Literal["inner", "hadamard", "plus", "max", "min", "concat", "outer"]
@@ -322,22 +315,53 @@ layers=3, dim=16, heads=2, cross_version=1, kernel=3)
 class HeadSpec:
     """The MLP on top of the model.
 
+    Attributes:
+        widths: Hidden widths.
+        dropout: Dropout after each hidden layer.
+        batch_norm: Batch norm before each activation.
+        fractions: When given, replace ``widths``: each hidden width is this fraction of the
+            previous layer's width (the first of the head input), at least 1 (AMEIR).
+        activations: One per hidden layer; empty means ReLU everywhere.
+
     Example:
         >>> HeadSpec(widths=(400, 400, 400), dropout=0.1).depth
         3
+        >>> HeadSpec(fractions=(0.5, 0.2), activations=("dice", "swish")).depth
+        2
     """
 
     widths: tuple[int, ...] = (256, 128)
     dropout: float = 0.0
     batch_norm: bool = False
+    fractions: tuple[float, ...] = ()
+    activations: tuple[HeadActivation, ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("HeadSpec", "dropout", self.dropout, 0.0, 0.99)
+        for f in self.fractions:
+            _check_range("HeadSpec", "fractions", f, 1e-6, 1.0)
+        for a in self.activations:
+            _check_choice("HeadSpec", "activations", a, HEAD_ACTIVATIONS)
+        if self.activations and len(self.activations) != self.depth:
+            raise InvalidParameterError(
+                f"HeadSpec has {self.depth} hidden layers but {len(self.activations)} "
+                "activations; give one per layer or none."
+            )
 
     @property
     def depth(self) -> int:
         """Number of hidden layers."""
-        return len(self.widths)
+        return len(self.fractions) if self.fractions else len(self.widths)
+
+    def resolved_widths(self, input_width: int) -> tuple[int, ...]:
+        """The hidden widths on an input of ``input_width`` (``fractions`` resolved)."""
+        if not self.fractions:
+            return self.widths
+        out, prev = [], input_width
+        for f in self.fractions:
+            prev = max(1, round(f * prev))
+            out.append(prev)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -432,6 +456,8 @@ class ModelSpec:
     linear: bool = True
     interaction: InteractionSpec | None = None
     blocks: tuple[BlockSpec, ...] = ()
+    behaviour: BehaviourSpec | None = None
+    finetune: FineTuneSpec | None = None
     head: HeadSpec = field(default_factory=HeadSpec)
     loss: LossSpec = field(default_factory=LossSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
@@ -496,8 +522,23 @@ class ModelSpec:
                 BlockSpec(**{**b, "inputs": tuple(b.get("inputs", ()))})
                 for b in data.get("blocks", ())
             ),
-            head=HeadSpec(**{**data.get("head", {}), "widths": tuple(data.get("head", {}).get(
-                "widths", HeadSpec().widths))}),
+            behaviour=None
+            if data.get("behaviour") is None
+            else BehaviourSpec(
+                tuple(SequenceLayer(**x) for x in data["behaviour"].get("layers", ())),
+                data["behaviour"].get("output", "average"),
+            ),
+            finetune=None
+            if data.get("finetune") is None
+            else FineTuneSpec(
+                tuple(data["finetune"].get("frozen_fields", ())),
+                tuple(data["finetune"].get("frozen_parts", ())),
+            ),
+            head=HeadSpec(**{
+                **data.get("head", {}),
+                **{k: tuple(data.get("head", {}).get(k, getattr(HeadSpec(), k)))
+                   for k in ("widths", "fractions", "activations")},
+            }),
             loss=LossSpec(**data.get("loss", {})),
             training=TrainingSpec(**data.get("training", {})),
             name=data.get("name", "custom"),
@@ -513,6 +554,8 @@ BASELINES: dict[str, str] = {
     "dcnv2": "DCN-V2: like DCN with matrix-valued cross layers.",
     "autoint": "AutoInt: multi-head self-attention over the embeddings, then the head.",
     "nfm": "NFM: the FM bi-interaction vector fed to an MLP.",
+    "din": "DIN-style: target attention over each behaviour history, then an MLP (needs a "
+    "sequence field).",
 }
 
 
@@ -521,7 +564,7 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
 
     Args:
         name: One of :data:`BASELINES` (``lr``, ``fm``, ``dnn``, ``deepfm``, ``dcn``, ``dcnv2``,
-            ``autoint``, ``nfm``).
+            ``autoint``, ``nfm``, ``din``).
         schema: Accepted for symmetry with the space builders; baselines use every field of any
             schema, so it is only checked against per-field ``embedding`` overrides.
         **overrides: Top-level :class:`ModelSpec` attributes to replace (``head=...``,
@@ -542,48 +585,14 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
             f"Got {name!r} instead."
         )
     dim = overrides.pop("embedding_dim", 16)
-    emb = EmbeddingSpec(default_dim=dim)
-    mlp = HeadSpec(widths=(400, 400, 400))
-    specs = {
-        "lr": ModelSpec(embedding=emb, linear=True, head=HeadSpec(widths=())),
-        "fm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=HeadSpec(widths=())),
-        "dnn": ModelSpec(embedding=emb, linear=False, head=mlp),
-        "deepfm": ModelSpec(embedding=emb, interaction=InteractionSpec(), head=mlp),
-        "dcn": ModelSpec(
-            embedding=emb,
-            linear=False,
-            blocks=(
-                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3),
-                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-        "dcnv2": ModelSpec(
-            embedding=emb,
-            linear=False,
-            blocks=(
-                BlockSpec("cross", dense_input=True, sparse_input=True, layers=3, cross_version=2),
-                BlockSpec("mlp", dense_input=True, sparse_input=True, units=400, layers=3),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-        "autoint": ModelSpec(
-            embedding=emb,
-            linear=True,
-            blocks=(BlockSpec("attention", sparse_input=True, layers=3, heads=2, dim=dim),),
-            head=HeadSpec(widths=()),
-        ),
-        "nfm": ModelSpec(
-            embedding=emb,
-            linear=True,
-            blocks=(
-                BlockSpec("fm", sparse_input=True, dim=dim),
-                BlockSpec("mlp", sparse_input=False, inputs=(0,), units=256, layers=2),
-            ),
-            head=HeadSpec(widths=()),
-        ),
-    }
-    spec = specs[key].replace(name=key)
+    from recsearch._baselines import baseline_specs
+
+    spec = baseline_specs(dim)[key].replace(name=key)
+    if schema is not None and spec.behaviour is not None and not schema.sequence:
+        raise InvalidParameterError(
+            f"baseline({name!r}) reads behaviour histories, and the schema has no sequence "
+            "field (load MovieLens with movielens_100k(history=K))."
+        )
     if schema is not None:
         names = set(schema.sparse_names)
         unknown = [fe.field for fe in overrides.get("embedding", spec.embedding).fields

@@ -33,12 +33,15 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.storages import JournalStorage
 from optuna.storages import RDBStorage
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import BaseHeartbeat
+from recsearch._internals import stale_trial_ids
+from recsearch._internals import storage_of
+from recsearch._internals import study_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -255,8 +258,11 @@ def _parse_storage(url: str | None) -> tuple[Literal["journal", "rdb"], str]:
 
 
 def _root_line(exc: BaseException) -> str:
-    """The first line of the innermost cause: Optuna wraps a refused connection in a generic
-    'exception is raised during the commit' error whose cause says what really happened."""
+    """The first line of the innermost cause.
+
+    Optuna wraps a refused connection in a generic 'exception is raised during the commit' error
+    whose cause says what really happened.
+    """
     seen = {id(exc)}
     while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
         seen.add(id(inner))
@@ -361,11 +367,11 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
     Returns:
         The numbers of the trials this call failed.
     """
-    storage = study._storage
+    storage = storage_of(study)
     if not isinstance(storage, BaseHeartbeat) or storage.get_heartbeat_interval() is None:
         return []
     failed = []
-    for trial_id in storage._get_stale_trial_ids(study._study_id):
+    for trial_id in stale_trial_ids(storage, study_id_of(study)):
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError, KeyError):
             if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
                 failed.append(trial_id)

@@ -207,3 +207,37 @@ def test_load_rejects_unknown_or_missing_options(tmp_path: Path) -> None:
     p = _csv(tmp_path, "y,c\n1,a\n")
     with pytest.raises(InvalidParameterError, match="missing a required argument: 'label'"):
         rd.load(p, categorical=["c"])
+
+
+def test_sequence_columns_keep_order_and_the_most_recent(tmp_path) -> None:
+    from recsearch.data.frame import from_frame
+    from recsearch.data.frame import read_file
+    from recsearch.errors import DataError
+
+    hist = [["a", "b", "c"], [], ["c", "a"], ["b"]] * 25
+    df = pd.DataFrame({"y": [0, 1] * 50, "u": list("wxyz") * 25, "h": hist})
+    ds = from_frame(df, label="y", categorical=["u"], sequence=["h"], sequence_max_len=2,
+                    fractions=(1.0, 0.0, 0.0))
+    assert ds.schema["h"].kind == "sequence" and ds.schema.sparse_names == ("u",)
+    (seq,) = ds.train.sequence
+    assert seq.shape == (100, 2)
+    # Each row's history by its own user value (u and h repeat together with period 4).
+    by_u: dict[int, set[tuple[int, int]]] = {}
+    for c, r in zip(ds.train.categorical[:, 0], seq, strict=True):
+        by_u.setdefault(int(c), set()).add(tuple(int(v) for v in r))
+    assert all(len(v) == 1 for v in by_u.values()), "one history per user value"
+    got = sorted(next(iter(v)) for v in by_u.values())
+    b = next(r for r in got if r[0] == 0 and r[1] > 0)[1]  # 'z': [pad, b]
+    assert (0, 0) in got and (0, b) in got
+    c, a = next(r for r in got if r[0] not in (0, b))  # "y": [c, a]
+    assert (b, c) in got, "the two most recent of a, b, c, oldest first"
+    del a
+    # CSV: '|'-joined strings, the same encoding.
+    p = tmp_path / "s.csv"
+    df.assign(h=["|".join(h) for h in hist]).to_csv(p, index=False)
+    csv = read_file(p, label="y", categorical=["u"], sequence=["h"], sequence_max_len=2,
+                    fractions=(1.0, 0.0, 0.0), use_cache=False)
+    assert np.array_equal(csv.train.sequence[0], seq)
+    bad = df.assign(h=[3.5] + hist[1:])
+    with pytest.raises(DataError, match=r"row 0, column 'h'.*sequence"):
+        from_frame(bad, label="y", categorical=["u"], sequence=["h"])

@@ -183,3 +183,22 @@ def test_real_movielens_100k() -> None:
     assert len(ds) == 100_000 and len(ds.schema) == 10
     rate = float(np.concatenate([ds.train.label, ds.valid.label, ds.test.label]).mean())
     assert 0.54 < rate < 0.56
+
+
+def test_history_holds_strictly_earlier_items_of_the_user(
+    tmp_path: Path, ml: SimpleNamespace
+) -> None:
+    tables = ml.tables(300, seed=2)
+    ds = rd.movielens_100k(
+        ml.grouplens(tmp_path / "ml", tables), fractions=(1.0, 0.0, 0.0), history=3
+    )
+    assert ds.schema["history"].kind == "sequence" and "history" not in ds.schema.sparse_names
+    ratings = tables["ratings"]
+    (seq,) = ds.train.sequence
+    assert seq.shape[1] <= 3
+    earlier = [sum(1 for u2, _, _, t2 in ratings if u2 == u and t2 < t) for u, _, _, t in ratings]
+    assert ((seq > 0).sum(1)).tolist() == [min(3, k) for k in earlier]
+    from recsearch.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="history"):
+        rd.movielens_100k(ml.grouplens(tmp_path / "ml2", tables), history=-1)

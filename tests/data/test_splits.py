@@ -31,3 +31,23 @@ def test_temporal_split_orders_by_time() -> None:
 def test_bad_fractions(fractions: tuple[float, ...]) -> None:
     with pytest.raises(InvalidParameterError, match="fractions"):
         random_split(10, fractions=fractions)
+
+
+def test_domain_split_keeps_the_schema_and_partitions_rows() -> None:
+    import numpy as np
+    import pytest
+
+    from recsearch.data import domain_split
+    from recsearch.data.synthetic import synthetic
+    from recsearch.errors import InvalidParameterError
+
+    ds = synthetic(600, seed=0)
+    src, tgt = domain_split(ds, "c3", source=(1,))
+    assert src.schema is ds.schema and tgt.schema is ds.schema
+    for a, b, whole in ((src.train, tgt.train, ds.train), (src.test, tgt.test, ds.test)):
+        assert len(a) + len(b) == len(whole)
+        assert (a.categorical[:, 3] == 1).all() and (b.categorical[:, 3] != 1).all()
+    with pytest.raises(InvalidParameterError, match="categorical"):
+        domain_split(ds, "n0", source=(1,))
+    with pytest.raises(InvalidParameterError, match="no training row"):
+        domain_split(ds, "c3", source=(np.int64(10**6),))

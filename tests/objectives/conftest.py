@@ -74,3 +74,25 @@ def build_dataset(
 @pytest.fixture
 def make_dataset() -> Callable[..., Dataset]:
     return build_dataset
+
+
+def build_sequence_dataset(n_rows: int = 2000, *, seed: int = 0) -> Dataset:
+    """Two categorical fields, one numeric and a history of up to 5 items; the label: item 1
+    is in the history (with probability 0.9), a signal only the history carries."""
+    import pandas as pd
+
+    from recsearch.data.frame import from_frame
+
+    rng = np.random.default_rng(seed)
+    hist = [list(rng.integers(1, 12, rng.integers(0, 6))) for _ in range(n_rows)]
+    flip = rng.random(n_rows) < 0.1
+    y = [int((1 in h) != f) for h, f in zip(hist, flip, strict=True)]
+    df = pd.DataFrame({"y": y, "u": rng.integers(0, 20, n_rows), "i": rng.integers(0, 30, n_rows),
+                       "x": rng.standard_normal(n_rows), "h": hist})
+    return from_frame(df, label="y", categorical=["u", "i"], numeric=["x"], sequence=["h"],
+                      sequence_max_len=5, seed=seed)
+
+
+@pytest.fixture
+def make_sequence_dataset() -> Callable[..., Dataset]:
+    return build_sequence_dataset

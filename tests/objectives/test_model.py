@@ -249,8 +249,8 @@ def test_dag_of_blocks_head_reads_unconsumed(make_dataset) -> None:
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
-def test_every_baseline_builds_and_counts_match(make_dataset, name) -> None:
-    ds = make_dataset(300)
+def test_every_baseline_builds_and_counts_match(make_dataset, make_sequence_dataset, name) -> None:
+    ds = make_sequence_dataset(400) if name == "din" else make_dataset(300)
     spec = baseline(name, ds.schema)
     model = _forward_backward(spec, ds)
     n = sum(p.numel() for p in model.parameters())
@@ -346,3 +346,102 @@ def test_bucketised_numeric_field_without_quantiles_is_refused(make_dataset) -> 
         embedding=EmbeddingSpec(numeric=(NumericEmbedding("c0", "field"),)))
     with pytest.raises(InvalidParameterError, match="c0"):
         build_model(spec, ds.schema)
+
+
+@pytest.mark.parametrize("output", ["average", "last", "target"])
+def test_behaviour_encoders_count_exactly_and_read_the_history(
+    make_sequence_dataset, output
+) -> None:
+    from recsearch.spec import BehaviourSpec
+    from recsearch.spec import SequenceLayer
+
+    ds = make_sequence_dataset(400)
+    layers = tuple(SequenceLayer(n, o, a) for n, o, a in [
+        ("layer", "conv", "relu"), ("none", "gru", "gelu"), ("layer", "attention", "swish"),
+        ("none", "pool", "identity"), ("layer", "zero", "relu")])
+    for name in ("deepfm", "dcn", "autoint"):
+        spec = baseline(name, embedding_dim=4).replace(behaviour=BehaviourSpec(layers, output))
+        model = _forward_backward(spec, ds)
+        cost = static_cost(spec, ds.schema)
+        assert cost.params == sum(p.numel() for p in model.parameters()), name
+        assert cost.embedding_bytes == 4 * sum(p.numel() for p in model.embedding_parameters())
+        assert all(p.grad is not None for p in model.sequences.parameters()), name
+    # Padding is ignored: an empty history and one of pads only encode alike.
+    enc = model.sequences.encoders[0]
+    ids = torch.tensor([[0, 0, 0, 0, 7], [0, 0, 0, 0, 0]])
+    ctx = torch.randn(2, enc.query.shape[0]) if enc.query is not None else None
+    out = enc(ids, ctx)
+    assert torch.isfinite(out).all() and out.shape == (2, 4)
+
+
+def test_behaviour_without_a_sequence_field_is_refused(make_dataset) -> None:
+    ds = make_dataset(200)
+    with pytest.raises(InvalidParameterError, match="sequence field"):
+        baseline("din", ds.schema)
+    with pytest.raises(InvalidParameterError, match="sequence field"):
+        build_model(baseline("din"), ds.schema)
+
+
+def test_head_fractions_and_activations_count_exactly(make_dataset) -> None:
+    ds = make_dataset(300)
+    head = HeadSpec(widths=(), fractions=(0.5, 0.1), activations=("dice", "swish"))
+    spec = baseline("deepfm", embedding_dim=4).replace(head=head)
+    model = _forward_backward(spec, ds)
+    n_in = model.plan.head_input
+    assert model.plan.head_widths == (round(n_in * 0.5), max(1, round(round(n_in * 0.5) * 0.1)))
+    assert static_cost(spec, ds.schema).params == sum(p.numel() for p in model.parameters())
+    assert model.head.net[1].alpha.grad is not None
+
+
+def test_finetune_keeps_frozen_fields_and_parts_and_checks_the_state(make_dataset, tmp_path) -> None:
+    from recsearch.objectives.model import read_state
+    from recsearch.objectives.trainer import make_optimizer
+    from recsearch.spec import FineTuneSpec
+
+    ds = make_dataset(300)
+    spec = baseline("deepfm", embedding_dim=4)
+    source = build_model(spec, ds.schema)
+    torch.save(source.state_dict(), tmp_path / "src.pt")
+    state = read_state(tmp_path / "src.pt")
+    ft = spec.replace(finetune=FineTuneSpec(frozen_fields=("c0",), frozen_parts=("mlp",)))
+    model = build_model(ft, ds.schema, pretrained=state)
+    assert static_cost(ft, ds.schema).params == sum(p.numel() for p in model.parameters())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(model, ft.training, torch.device("cpu"))
+    batch = batch_of(ds.train)
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            model(batch)["logit"], torch.from_numpy(ds.train.label)).backward()
+        opt.step()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("head."))
+    table = "embeddings.tables.0.weight"
+    owner = model.embeddings.owner_0
+    c0 = model.plan.embedding.fields.index(
+        next(f for f in model.plan.embedding.fields if f.name == "c0"))
+    assert torch.equal(before[table][owner == c0], after[table][owner == c0])
+    assert not torch.equal(before[table][owner > c0], after[table][owner > c0])
+    with pytest.raises(InvalidParameterError, match="pre-trained"):
+        build_model(ft, ds.schema)
+    other = baseline("deepfm", embedding_dim=8)
+    with pytest.raises(InvalidParameterError, match="shapes"):
+        build_model(other, ds.schema, pretrained=state)
+    torch.save({"x": [1, 2]}, tmp_path / "bad.pt")
+    with pytest.raises(InvalidParameterError, match="state dict"):
+        read_state(tmp_path / "bad.pt")
+
+
+def test_pep_training_reports_the_measured_non_zero_size(make_dataset) -> None:
+    from recsearch.objectives.trainer import train
+    from recsearch.spec import PruneSpec
+    from recsearch.spec import TrainingSpec
+
+    ds = make_dataset(600)
+    dense = baseline("deepfm", embedding_dim=4, training=TrainingSpec(batch_size=128))
+    pruned = dense.replace(embedding=EmbeddingSpec(default_dim=4, prune=PruneSpec("field", -4.0)))
+    a = train(dense, ds, 1.0, device="cpu", measure=False).cost
+    b = train(pruned, ds, 1.0, device="cpu", measure=False).cost
+    assert a.embedding_bytes == b.embedding_bytes, "the static size is the dense size"
+    assert 0 <= b.embedding_nonzero < a.embedding_nonzero
+    assert a.as_dict()["embedding_nonzero"] == a.embedding_nonzero

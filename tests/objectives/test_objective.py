@@ -48,7 +48,7 @@ SMALL_BASE = DEEPFM_BASE.replace(
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return synthetic(
-        1000, n_categorical=5, n_numeric=2, n_multi_hot=1, max_vocab=40, seed=0
+        1000, n_categorical=5, n_numeric=2, n_multi_hot=1, n_sequence=1, max_vocab=40, seed=0
     )
 
 
@@ -60,13 +60,16 @@ def make_movielens_like(n_rows: int = 600, *, seed: int = 0) -> Dataset:
     fields = [Field(n, "categorical", v, np.ones(v, dtype=np.int64)) for n, v in vocabs.items()]
     cat = np.stack([rng.integers(0, v, n_rows) for v in vocabs.values()], axis=1)
     num = rng.standard_normal((n_rows, 1)).astype(np.float32)
+    history = np.where(rng.random((n_rows, 6)) < 0.5, rng.integers(1, 80, (n_rows, 6)), 0)
     fields += [Field("genre", "multi_hot", 20, np.ones(20, dtype=np.int64)),
-               Field("hour", "numeric", quantiles=np.quantile(num[:, 0], np.linspace(0, 1, 101)))]
+               Field("hour", "numeric", quantiles=np.quantile(num[:, 0], np.linspace(0, 1, 101))),
+               Field("history", "sequence", 80, np.ones(80, dtype=np.int64), max_len=6)]
     schema = Schema("click", tuple(fields))
     genre = np.where(rng.random((n_rows, 3)) < 0.6, rng.integers(1, 20, (n_rows, 3)), 0)
     logit = (cat[:, 3] == 1) * 1.5 - 0.7 + num[:, 0]
     label = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
-    full = Split(cat.astype(np.int64), num, (genre.astype(np.int64),), label)
+    full = Split(cat.astype(np.int64), num, (genre.astype(np.int64),), label,
+                 (history.astype(np.int64),))
     a, b = int(0.7 * n_rows), int(0.85 * n_rows)
     idx = np.arange(n_rows)
     return Dataset("ml-like", schema, full.take(idx[:a]), full.take(idx[a:b]), full.take(idx[b:]))
@@ -88,10 +91,21 @@ class Recorder:
         self.calls.append(("ended", trial.number, (dict(metrics), failure)))
 
 
+def _pretrained(name: str, space: ConfigurationSpace, data: Dataset) -> Any:
+    """A source model's state for autoft (a fresh base model stands in for a trained one)."""
+    if name != "autoft":
+        return None
+    from recsearch.objectives import build_model
+    from recsearch.spaces import default_base
+
+    return build_model(default_base(space), data.schema).state_dict()
+
+
 @pytest.mark.parametrize("name", sorted(available()))
 def test_twenty_configurations_per_preset_train(name: str, data: Dataset) -> None:
     space = preset(name, data.schema, seed=11)
-    objective = CTRObjective(data, space, device="cpu", seed=0)
+    objective = CTRObjective(data, space, device="cpu", seed=0,
+                             pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(20):
         spec = decode(config, data.schema)
         result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3, recipe=NO_MIN))
@@ -104,7 +118,8 @@ def test_twenty_configurations_per_preset_train(name: str, data: Dataset) -> Non
 def test_presets_train_on_a_movielens_like_schema(name: str) -> None:
     data = make_movielens_like()
     space = preset(name, data.schema, seed=12)
-    objective = CTRObjective(data, space, device="cpu", seed=0)
+    objective = CTRObjective(data, space, device="cpu", seed=0,
+                             pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(4):
         result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3, recipe=NO_MIN))
         assert math.isfinite(result.valid_logloss)
@@ -243,3 +258,9 @@ def test_init_stores_arguments_unchanged(data: Dataset) -> None:
     obj = CTRObjective(data, space, metric="logloss", budget=0.5, hooks=hooks)
     assert obj.space is space and obj.hooks is hooks and obj.budget == 0.5
     assert obj.direction == "minimize"
+
+
+def test_autoft_without_a_pretrained_state_fails_before_any_trial(data: Dataset) -> None:
+    objective = CTRObjective(data, preset("autoft", data.schema), device="cpu")
+    with pytest.raises(InvalidParameterError, match="pretrained"):
+        objective.directions  # noqa: B018 - the study is created from it, before any trial

@@ -35,8 +35,10 @@ NO_MIN = Recipe(min_steps=0)
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
-def test_every_baseline_learns_planted_signal_in_one_epoch(make_dataset, name) -> None:
-    ds = make_dataset(3000)
+def test_every_baseline_learns_planted_signal_in_one_epoch(
+    make_dataset, make_sequence_dataset, name
+) -> None:
+    ds = make_sequence_dataset(3000) if name == "din" else make_dataset(3000)
     budget = Budget(epochs=1.0, recipe=NO_MIN)
     result = train(baseline(name, ds.schema, training=FAST), ds, budget, device="cpu",
                    evaluate_test=True)
@@ -209,8 +211,8 @@ def test_gradient_clipping_bounds_the_update(make_dataset, monkeypatch, clip) ->
     ds = make_dataset(300)
     built = []
 
-    def capture(spec, schema):
-        model = build_model(spec, schema)
+    def capture(spec, schema, **kwargs):
+        model = build_model(spec, schema, **kwargs)
         built.append((model, [p.detach().clone() for p in model.parameters()]))
         return model
 

@@ -19,12 +19,14 @@ def _cat(name: str, vocab: int) -> Field:
 
 
 def make_generated_schema() -> Schema:
-    """The synthetic generator's schema: 6 categorical, 2 numeric and 1 multi-hot field."""
-    return synthetic(400, n_categorical=6, n_numeric=2, n_multi_hot=1, max_vocab=60, seed=0).schema
+    """The synthetic generator's schema: 6 categorical, 2 numeric, 1 multi-hot, 1 sequence field."""
+    return synthetic(
+        400, n_categorical=6, n_numeric=2, n_multi_hot=1, n_sequence=1, max_vocab=60, seed=0
+    ).schema
 
 
 def make_movielens_schema() -> Schema:
-    """A MovieLens-100K-like schema built by hand: 10 fields incl. a multi-hot genre field."""
+    """A MovieLens-100K-like schema built by hand: 11 fields incl. multi-hot genres, a history."""
     fields = (
         _cat("user_id", 944),
         _cat("item_id", 1683),
@@ -35,7 +37,8 @@ def make_movielens_schema() -> Schema:
         _cat("release_year", 72),
         _cat("weekday", 8),
         Field("genre", "multi_hot", 20, np.arange(20, dtype=np.int64)),
-        Field("hour", "numeric"),
+        Field("hour", "numeric", quantiles=np.linspace(-2.0, 2.0, 101)),
+        Field("history", "sequence", 1683, np.arange(1683, dtype=np.int64), max_len=20),
     )
     return Schema("click", fields)
 

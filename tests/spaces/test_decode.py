@@ -215,3 +215,17 @@ def test_autoias_projection_width_and_fives_order_priority(generated_schema: Sch
     assert seen_two
     default = decode(space.get_default_configuration(), generated_schema)
     assert default.replace(name="x") == DEEPFM_BASE.replace(name="x")
+
+
+@pytest.mark.parametrize(
+    "name", ["autoias", "fives", "autopi", "pep", "autodis", "ameir", "autoft"]
+)
+def test_new_preset_specs_survive_their_json(name: str, generated_schema: Schema) -> None:
+    import json
+
+    from recsearch.spec import ModelSpec
+
+    space = preset(name, generated_schema, seed=4)
+    for config in space.sample_configuration(8):
+        spec = decode(config, generated_schema)
+        assert ModelSpec.from_dict(json.loads(spec.to_json())) == spec

@@ -30,7 +30,7 @@ def test_available_lists_every_preset_once() -> None:
     names = available()
     assert set(names) == {
         "autodim", "nis", "autofis", "autogroup", "sif", "autofeature", "autoctr", "autoloss",
-        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep", "autodis",
+        "hpo", "aim", "full", "autoias", "fives", "autopi", "pep", "autodis", "ameir", "autoft",
     }
     assert all(isinstance(d, str) and d and "\n" not in d for d in names.values())
 
@@ -138,15 +138,18 @@ def test_from_json_reads_plain_configspace_json(generated_schema: Schema) -> Non
 
 
 def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
+    from recsearch.spaces import behaviour
     from recsearch.spaces import blocks
     from recsearch.spaces import compose
     from recsearch.spaces import embedding_dims
+    from recsearch.spaces import finetuning
     from recsearch.spaces import graph
     from recsearch.spaces import interaction_functions
     from recsearch.spaces import interaction_groups
     from recsearch.spaces import interaction_set
     from recsearch.spaces import loss_mixture
     from recsearch.spaces import mlp
+    from recsearch.spaces import mlp_fractions
     from recsearch.spaces import numeric_fields
     from recsearch.spaces import projection
     from recsearch.spaces import pruning
@@ -175,6 +178,10 @@ def _compose_equivalent(name: str, schema: Schema) -> ConfigurationSpace:
         "fives": {"graph": graph(schema, layers=2)},
         "pep": {"pep": pruning(schema)},
         "autodis": {"num": numeric_fields(schema)},
+        "autoft": {"ft": finetuning(schema)},
+        "ameir": {"seq": behaviour(schema, layers=3),
+                  "inter": interaction_functions(schema, functions=("hadamard",)),
+                  "mlp": mlp_fractions(schema, max_depth=3)},
         "autopi": {"block": blocks(schema, n_blocks=4, types=AUTOPI_BLOCK_TYPES,
                                    units=AUTOPI_UNITS),
                    "mlp": mlp(schema, max_depth=2, units=AUTOPI_UNITS)},
@@ -193,8 +200,10 @@ def test_preset_equals_the_composition_of_its_builders(name: str, generated_sche
     )
 
 
-def test_autodis_on_data_without_numeric_fields_names_what_is_missing(
+def test_spaces_needing_numeric_or_sequence_fields_name_what_is_missing(
     criteo_schema: Schema,
 ) -> None:
     with pytest.raises(InvalidParameterError, match="no numeric field.*numeric='keep'"):
         preset("autodis", criteo_schema)
+    with pytest.raises(InvalidParameterError, match="no sequence field.*history=K"):
+        preset("ameir", criteo_schema)

@@ -20,6 +20,7 @@ from typing import Any
 
 from recsearch.data._api import NAMES
 from recsearch.data._api import load
+from recsearch.data.domains import domain_split
 from recsearch.data.schema import Dataset
 from recsearch.data.schema import Field
 from recsearch.data.schema import Schema
@@ -61,6 +62,7 @@ __all__ = [
     "avazu",
     "cache_home",
     "criteo",
+    "domain_split",
     "from_frame",
     "load",
     "movielens_100k",

@@ -38,6 +38,7 @@ def assemble(
     numeric: np.ndarray,
     multi_hot: Sequence[np.ndarray],
     label: np.ndarray,
+    sequence: Sequence[np.ndarray] = (),
     indices: tuple[np.ndarray, np.ndarray, np.ndarray],
     info: Mapping[str, Any] | None = None,
 ) -> Dataset:
@@ -51,6 +52,7 @@ def assemble(
         categorical: ``(n, C)`` int64 indices.
         numeric: ``(n, N)`` float32 values.
         multi_hot: ``(n, L)`` int64 padded matrices.
+        sequence: ``(n, L)`` int64 left-padded histories (oldest first).
         label: ``(n,)`` 0/1 labels.
         indices: Train, valid and test row indices.
         info: Loader facts stored on the data set.
@@ -58,14 +60,18 @@ def assemble(
     categorical = np.ascontiguousarray(categorical, dtype=np.int64)
     numeric = np.ascontiguousarray(numeric, dtype=np.float32)
     multi_hot = tuple(np.ascontiguousarray(m, dtype=np.int64) for m in multi_hot)
+    sequence = tuple(np.ascontiguousarray(m, dtype=np.int64) for m in sequence)
     label = np.ascontiguousarray(label, dtype=np.float32)
     splits = tuple(
-        Split(categorical[idx], numeric[idx], tuple(m[idx] for m in multi_hot), label[idx])
+        Split(
+            categorical[idx], numeric[idx], tuple(m[idx] for m in multi_hot), label[idx],
+            tuple(m[idx] for m in sequence),
+        )
         for idx in indices
     )
     train = splits[0]
     out: list[Field] = []
-    ci = mi = ni = 0
+    ci = mi = ni = si = 0
     for fname, kind, vocab in fields:
         if kind == "categorical":
             freq = count_frequencies(train.categorical[:, ci], vocab)
@@ -74,6 +80,13 @@ def assemble(
             freq = count_frequencies(train.multi_hot[mi], vocab)
             freq[0] = 0  # NOTE: index 0 doubles as padding in multi-hot rows; padding is no value.
             mi += 1
+        elif kind == "sequence":
+            freq = count_frequencies(train.sequence[si], vocab)
+            freq[0] = 0  # NOTE: index 0 pads.
+            width = int(train.sequence[si].shape[1])
+            si += 1
+            out.append(Field(fname, kind, int(vocab), freq, max_len=width))
+            continue
         else:
             freq = np.zeros(0, dtype=np.int64)
             vocab = 1

@@ -113,6 +113,48 @@ def encode_multi_hot(
     return out, int(vocab[0].shape[0]) + 1
 
 
+def encode_sequence(
+    row: np.ndarray,
+    keys: np.ndarray,
+    n_rows: int,
+    train_mask: np.ndarray,
+    *,
+    min_count: int = 1,
+    max_len: int = 50,
+) -> tuple[np.ndarray, int]:
+    """Encode exploded, ordered sequence values into a left-padded ``(n_rows, L)`` matrix.
+
+    The most recent ``max_len`` values of each row are kept (the last ones given), oldest first,
+    so the last column holds each row's most recent value; values outside the vocabulary are
+    dropped and index 0 pads. ``L`` is at most ``max_len`` (1 when every row is empty).
+
+    Args:
+        row: Row number of each value (non-decreasing; values of a row in time order).
+        keys: Key of each value.
+        n_rows: Number of rows.
+        train_mask: ``(n_rows,)`` bool, rows whose values build the vocabulary.
+        min_count: Minimum training count (counted per value occurrence).
+        max_len: Longest kept history.
+
+    Returns:
+        ``(matrix, vocab_size)``.
+    """
+    vocab = build_vocab(keys[train_mask[row]], min_count=min_count)
+    idx = apply_vocab(keys, vocab)
+    keep = idx > 0
+    row, idx = row[keep], idx[keep]
+    if row.shape[0] == 0:
+        return np.zeros((n_rows, 1), dtype=np.int64), int(vocab[0].shape[0]) + 1
+    lengths = np.bincount(row, minlength=n_rows)
+    ends = np.cumsum(lengths)
+    from_end = np.repeat(ends, lengths) - np.arange(row.shape[0]) - 1  # 0 = most recent
+    width = int(min(int(max_len), int(lengths.max())))
+    sel = from_end < width
+    out = np.zeros((n_rows, max(width, 1)), dtype=np.int64)
+    out[row[sel], width - 1 - from_end[sel]] = idx[sel]
+    return out, int(vocab[0].shape[0]) + 1
+
+
 def split_tokens(values: pd.Series, sep: str) -> tuple[np.ndarray, np.ndarray]:
     """Explode a column of ``sep``-joined strings or list-likes into ``(row, key)`` arrays."""
     series = values.reset_index(drop=True)

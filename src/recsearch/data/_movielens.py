@@ -7,6 +7,12 @@ headers such as ``user_id:token``). Both give the same ten fields: ``user_id``, 
 ``zip_prefix`` (the first ``zip_prefix_len`` characters), ``release_year``, ``genres``
 (multi-hot), and the ``hour`` and ``weekday`` (UTC) of the rating.
 
+With ``history=K`` an eleventh field ``history`` (a sequence) holds the item ids the user rated
+strictly before the row's timestamp, the most recent ``K``, oldest first (equal timestamps keep
+file order). Ratings never enter it, so no other row's label leaks into a row; with the random
+split a history may still hold items rated after the training rows of other users, so the
+``temporal`` split is the realistic setting.
+
 Without a path the files are looked up in ``<cache home>/ml-100k`` (see
 :func:`recsearch.data.cache.cache_home`); if absent they are fetched: first the GroupLens zip,
 then, when that is unreachable, the atomic files shipped in the ``recbole==1.2.1`` wheel
@@ -38,6 +44,7 @@ from recsearch.data.frame import from_frame
 from recsearch.data.schema import Dataset
 from recsearch.data.splits import DEFAULT_FRACTIONS
 from recsearch.errors import DataError
+from recsearch.errors import InvalidParameterError
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
@@ -170,6 +177,7 @@ def movielens_100k(
     zip_prefix_len: int = 2,
     use_cache: bool = True,
     download: bool = True,
+    history: int = 0,
 ) -> Dataset:
     """Load MovieLens-100K as a CTR data set (label: rating >= 4, ten fields).
 
@@ -183,6 +191,8 @@ def movielens_100k(
         zip_prefix_len: Characters of the zip code kept in ``zip_prefix``.
         use_cache: Read and write the preprocessed cache.
         download: With no path and nothing cached, fetch the files (else raise).
+        history: Add the ``history`` sequence field of the user's ``history`` most recent
+            earlier items (module docstring); 0 adds none.
 
     Example:
         >>> ds = movielens_100k()  # doctest: +SKIP
@@ -220,14 +230,24 @@ def movielens_100k(
         "min_count": min_count,
         "zip_prefix_len": zip_prefix_len,
     }
+    if int(history) != history or history < 0:
+        raise InvalidParameterError(
+            f"The 'history' parameter must be an integer >= 0. Got {history!r} instead."
+        )
+    if history:  # NOTE: only then, so older cache entries still hit.
+        options["history"] = int(history)
 
     def build() -> Dataset:
         frame = _frame(kind, files, zip_prefix_len)
+        if history:
+            frame = frame.assign(history=user_history(frame, int(history)))
         ds = from_frame(
             frame,
             label="label",
             categorical=[f for f in FIELDS if f != "genres"],
             multi_hot=["genres"],
+            sequence=["history"] if history else [],
+            sequence_max_len=max(int(history), 1),
             split=split,
             timestamp="timestamp",
             fractions=fractions,
@@ -240,6 +260,31 @@ def movielens_100k(
         return type(ds)(ds.name, ds.schema, ds.train, ds.valid, ds.test, info)
 
     return cached("movielens-100k", list(files), options, build, use_cache=use_cache)
+
+
+def user_history(frame: pd.DataFrame, max_len: int) -> list[list[object]]:
+    """Per row, the user's items rated strictly earlier, the ``max_len`` most recent, oldest first.
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": [5, 6, 7, 5],
+        ...                    "timestamp": [3, 1, 3, 9]})
+        >>> user_history(df, 2)
+        [[6], [], [6], []]
+    """
+    users = frame["user_id"].to_numpy()
+    items = frame["item_id"].to_numpy()
+    ts = frame["timestamp"].to_numpy()
+    out: list[list[object]] = [[] for _ in range(len(frame))]
+    order = np.lexsort((np.arange(len(frame)), ts, users))  # user, time, then file order
+    bounds = np.flatnonzero(np.r_[True, users[order][1:] != users[order][:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[a:b]
+        times = ts[rows]
+        earlier = np.searchsorted(times, times, side="left")
+        seq = items[rows].tolist()
+        for r, k in zip(rows.tolist(), earlier.tolist(), strict=True):
+            out[r] = seq[max(0, k - max_len) : k]
+    return out
 
 
 def _grouplens_zip(timeout: float) -> bytes:

@@ -89,6 +89,8 @@ def save_dataset(ds: Dataset, directory: str | Path) -> None:
         np.save(d / f"{split_name}.label.npy", split.label)
         for i, m in enumerate(split.multi_hot):
             np.save(d / f"{split_name}.multi_hot.{i}.npy", m)
+        for i, m in enumerate(split.sequence):
+            np.save(d / f"{split_name}.sequence.{i}.npy", m)
     for i, f in enumerate(ds.schema.fields):
         np.save(d / f"frequencies.{i}.npy", f.frequencies)
         if f.quantiles.size:
@@ -97,8 +99,12 @@ def save_dataset(ds: Dataset, directory: str | Path) -> None:
         "version": CACHE_VERSION,
         "name": ds.name,
         "label": ds.schema.label,
-        "fields": [[f.name, f.kind, f.vocab_size] for f in ds.schema.fields],
+        "fields": [
+            [f.name, f.kind, f.vocab_size] + ([f.max_len] if f.kind == "sequence" else [])
+            for f in ds.schema.fields
+        ],
         "n_multi_hot": len(ds.schema.multi_hot),
+        "n_sequence": len(ds.schema.sequence),
         "info": _jsonable(dict(ds.info)),
     }
     # NOTE: meta.json is written last; an entry without it is incomplete.
@@ -123,6 +129,10 @@ def load_dataset(directory: str | Path, *, mmap: bool = False) -> Dataset:
                 arr(f"{split_name}.numeric.npy"),
                 tuple(arr(f"{split_name}.multi_hot.{i}.npy") for i in range(meta["n_multi_hot"])),
                 arr(f"{split_name}.label.npy"),
+                tuple(
+                    arr(f"{split_name}.sequence.{i}.npy")
+                    for i in range(meta.get("n_sequence", 0))
+                ),
             )
         )
     def quantiles(i: int) -> np.ndarray:
@@ -130,8 +140,9 @@ def load_dataset(directory: str | Path, *, mmap: bool = False) -> Dataset:
         return np.load(q) if q.exists() else np.zeros(0, dtype=np.float64)
 
     fields = tuple(
-        Field(name, kind, int(vocab), np.load(d / f"frequencies.{i}.npy"), quantiles(i))
-        for i, (name, kind, vocab) in enumerate(meta["fields"])
+        Field(name, kind, int(vocab), np.load(d / f"frequencies.{i}.npy"), quantiles(i),
+              int(rest[0]) if rest else 0)
+        for i, (name, kind, vocab, *rest) in enumerate(meta["fields"])
     )
     schema = Schema(meta["label"], fields)
     return Dataset(meta["name"], schema, splits[0], splits[1], splits[2], meta["info"])

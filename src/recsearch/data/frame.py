@@ -14,6 +14,7 @@ from recsearch.data import _stream
 from recsearch.data._assemble import assemble
 from recsearch.data._encode import encode_column
 from recsearch.data._encode import encode_multi_hot
+from recsearch.data._encode import encode_sequence
 from recsearch.data._encode import hash_values
 from recsearch.data._encode import split_tokens
 from recsearch.data._encode import stack_columns
@@ -38,12 +39,14 @@ def check_columns(
     available: Sequence[str],
     source: str,
     timestamp: str | None = None,
+    sequence: Sequence[str] = (),
 ) -> None:
     """Raise :class:`DataError` for a field named twice or a column the data does not have."""
     for arg, value in (
         ("categorical", categorical),
         ("numeric", numeric),
         ("multi_hot", multi_hot),
+        ("sequence", sequence),
     ):
         if isinstance(value, str):
             raise InvalidParameterError(
@@ -55,6 +58,7 @@ def check_columns(
         ("categorical", categorical),
         ("numeric", numeric),
         ("multi_hot", multi_hot),
+        ("sequence", sequence),
     ):
         for name in names:
             if name in seen:
@@ -71,6 +75,7 @@ def check_columns(
             ("categorical", categorical),
             ("numeric", numeric),
             ("multi_hot", multi_hot),
+            ("sequence", sequence),
         )
         for n in names
     ]
@@ -146,6 +151,8 @@ def from_frame(
     multi_hot: Sequence[str] = (),
     multi_hot_sep: str = "|",
     multi_hot_max_len: int | None = None,
+    sequence: Sequence[str] = (),
+    sequence_max_len: int = 50,
     split: SplitKind | None = None,
     timestamp: str | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
@@ -161,6 +168,8 @@ def from_frame(
     built on the training rows, most frequent first; values seen fewer than ``min_count`` times
     in training map to the OOV index 0. Numeric columns become float32 as they are (missing
     becomes 0). Multi-hot columns hold ``multi_hot_sep``-joined strings or list-likes.
+    Sequence columns hold ordered histories, oldest first, as lists (Parquet) or
+    ``multi_hot_sep``-joined strings (CSV); the most recent ``sequence_max_len`` values are kept.
 
     Args:
         df: The rows.
@@ -170,6 +179,8 @@ def from_frame(
         multi_hot: Multi-hot column names.
         multi_hot_sep: Separator of multi-hot strings.
         multi_hot_max_len: Keep at most this many values per multi-hot row.
+        sequence: Sequence (behaviour history) column names.
+        sequence_max_len: Keep the most recent this many values of a sequence.
         split: ``random`` (seeded) or ``temporal`` (by ``timestamp``); ``None`` means temporal
             when ``timestamp`` is given, else random.
         timestamp: Column ordering rows in time (not a field unless listed as one).
@@ -195,6 +206,7 @@ def from_frame(
         available=list(df.columns),
         source=src,
         timestamp=timestamp,
+        sequence=sequence,
     )
     if int(min_count) != min_count or min_count < 1:
         raise InvalidParameterError(
@@ -238,6 +250,15 @@ def from_frame(
         )
         mh_cols.append(matrix)
         fields.append((col, "multi_hot", vocab))
+    seq_cols = []
+    for col in sequence:
+        _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
+        row, keys = split_tokens(df[col], multi_hot_sep)
+        matrix, vocab = encode_sequence(
+            row, keys, n, train_mask, min_count=min_count, max_len=int(sequence_max_len)
+        )
+        seq_cols.append(matrix)
+        fields.append((col, "sequence", vocab))
     return assemble(
         name,
         label_name=label,
@@ -245,10 +266,27 @@ def from_frame(
         categorical=stack_columns(cat_cols, n, np.int64),
         numeric=stack_columns(num_cols, n, np.float32),
         multi_hot=mh_cols,
+        sequence=seq_cols,
         label=y,
         indices=indices,
         info={"source": src, "min_count": int(min_count)},
     )
+
+
+def _check_sequence_cells(
+    values: pd.Series, *, source: str, column: str, first_line: int | None
+) -> None:
+    """Raise :class:`DataError` at the first cell neither a list-like, a string nor empty."""
+    for i, v in enumerate(values.to_numpy()):
+        if v is None or isinstance(v, str | list | tuple | np.ndarray):
+            continue
+        if isinstance(v, float) and np.isnan(v):
+            continue
+        where = f"line {first_line + i}" if first_line is not None else f"row {i}"
+        raise DataError(
+            f"{source}: {where}, column {column!r}: a sequence field holds {v!r} "
+            f"({type(v).__name__}); give a list of ids, oldest first, or an '|'-joined string"
+        )
 
 
 def _read_table(path: Path, sep: str | None) -> tuple[pd.DataFrame, int | None]:
@@ -276,6 +314,8 @@ def read_file(
     sep: str | None = None,
     multi_hot_sep: str = "|",
     multi_hot_max_len: int | None = None,
+    sequence: Sequence[str] = (),
+    sequence_max_len: int = 50,
     split: SplitKind | None = None,
     timestamp: str | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
@@ -311,6 +351,8 @@ def read_file(
         "seed": seed,
         "min_count": min_count,
     }
+    if sequence:  # NOTE: only then, so older cache entries still hit.
+        options.update(sequence=list(sequence), sequence_max_len=int(sequence_max_len))
 
     def build() -> Dataset:
         df, first_line = _read_table(p, sep)
@@ -324,6 +366,8 @@ def read_file(
             multi_hot=multi_hot,
             multi_hot_sep=multi_hot_sep,
             multi_hot_max_len=multi_hot_max_len,
+            sequence=sequence,
+            sequence_max_len=sequence_max_len,
             split=split,
             timestamp=timestamp,
             fractions=fractions,

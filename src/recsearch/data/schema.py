@@ -7,6 +7,8 @@ Index conventions (every loader keeps them):
 - multi-hot field: a padded ``int64`` matrix ``(n, max_len)``; index ``0`` is both padding and OOV
   and is skipped by pooling.
 - numeric field: ``float32`` values, already transformed (the loader documents how).
+- sequence field: an ordered history, a left-padded ``int64`` matrix ``(n, max_len)``: the most
+  recent ``max_len`` values oldest first, so the last column is the most recent; 0 pads.
 - label: ``float32`` 0/1.
 """
 
@@ -21,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-FieldKind = Literal["categorical", "numeric", "multi_hot"]
+FieldKind = Literal["categorical", "numeric", "multi_hot", "sequence"]
 QUANTILE_POINTS = 101
 """Length of ``Field.quantiles``: the training quantiles at every percent, both ends included."""
 
@@ -39,6 +41,7 @@ class Field:
         quantiles: Numeric fields: the training-split quantiles at ``0, 0.01, ..., 1``
             (:data:`QUANTILE_POINTS` values; empty when unknown). Bucketised numeric embeddings
             cut at them.
+        max_len: Sequence fields: the padded length of a history (``Split.sequence`` width).
 
     Example:
         >>> Field("gender", "categorical", 3, np.array([0, 40, 60]))
@@ -50,11 +53,7 @@ class Field:
     vocab_size: int = 1
     frequencies: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     quantiles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
-
-    @property
-    def is_sparse(self) -> bool:
-        """Whether the field is embedded (categorical or multi-hot)."""
-        return self.kind != "numeric"
+    max_len: int = 0
 
     def __repr__(self) -> str:
         return f"Field(name={self.name!r}, kind={self.kind!r}, vocab_size={self.vocab_size})"
@@ -113,6 +112,11 @@ class Schema:
         return tuple(f for f in self.fields if f.kind == "multi_hot")
 
     @property
+    def sequence(self) -> tuple[Field, ...]:
+        """Sequence fields in column order (the entries of ``Split.sequence``)."""
+        return tuple(f for f in self.fields if f.kind == "sequence")
+
+    @property
     def sparse(self) -> tuple[Field, ...]:
         """Embedded fields: categorical first, then multi-hot (the model's embedding order)."""
         return self.categorical + self.multi_hot
@@ -140,12 +144,14 @@ class Split:
         numeric: ``(n, n_numeric)`` float32, columns in ``Schema.numeric`` order.
         multi_hot: One ``(n, max_len)`` int64 matrix per ``Schema.multi_hot`` field, 0-padded.
         label: ``(n,)`` float32 0/1.
+        sequence: One ``(n, max_len)`` int64 left-padded matrix per ``Schema.sequence`` field.
     """
 
     categorical: np.ndarray
     numeric: np.ndarray
     multi_hot: tuple[np.ndarray, ...]
     label: np.ndarray
+    sequence: tuple[np.ndarray, ...] = ()
 
     def __len__(self) -> int:
         return int(self.label.shape[0])
@@ -157,6 +163,7 @@ class Split:
             self.numeric[index],
             tuple(m[index] for m in self.multi_hot),
             self.label[index],
+            tuple(m[index] for m in self.sequence),
         )
 
     @property

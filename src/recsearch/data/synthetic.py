@@ -6,6 +6,7 @@ The label of each row is drawn from a logistic model::
                  + sum_(a,b) w_ab * <p_a[x_a], p_b[x_b]>      (planted pairs)
                  + sum_(a,b,c) w_abc * sum_k t_a[x_a]_k t_b[x_b]_k t_c[x_c]_k   (planted triples)
                  + sum_n w_n * f(x_n)                                (numeric fields)
+                 + sum_s (v_s[last item] + mean_items v_s[item]) / 2  (sequence fields)
 
 with ``f(x) = x`` (``numeric_effect="linear"``) or ``f`` the standardised
 ``sin(2.5 x) + |x| / 2`` (``"nonlinear"``: no linear function of ``x`` explains it, so a model
@@ -88,6 +89,8 @@ def synthetic(
     interaction_scale: float = 1.0,
     zipf_exponent: float = 1.1,
     multi_hot_max_len: int = 4,
+    n_sequence: int = 0,
+    sequence_max_len: int = 8,
     numeric_effect: Literal["linear", "nonlinear"] = "linear",
     positive_rate: float = 0.3,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
@@ -120,6 +123,11 @@ def synthetic(
         interaction_scale: Multiplies every pair and triple weight.
         zipf_exponent: Exponent of the Zipf law of values within a field.
         multi_hot_max_len: Longest multi-hot row (rows hold 1 to this many values).
+        n_sequence: Number of sequence fields ``s0, ...`` (histories of 0 to
+            ``sequence_max_len`` items, left-padded; the most recent item and the history's
+            mean carry the effect). They are drawn from a stream of their own, so adding them
+            leaves every other field and the interactions as they were.
+        sequence_max_len: Longest history.
         numeric_effect: How a numeric field enters the logit (module docstring).
         positive_rate: Expected share of positive labels.
         fractions: Train/valid/test shares of the seeded random split.
@@ -138,6 +146,8 @@ def synthetic(
     _check_positive("min_vocab", min_vocab, 2)
     _check_positive("n_triples", n_triples)
     _check_positive("multi_hot_max_len", multi_hot_max_len, 1)
+    _check_positive("n_sequence", n_sequence)
+    _check_positive("sequence_max_len", sequence_max_len, 1)
     if n_categorical + n_numeric + n_multi_hot == 0:
         raise InvalidParameterError("synthetic needs at least one field; all counts are 0.")
     if numeric_effect not in ("linear", "nonlinear"):
@@ -243,6 +253,21 @@ def synthetic(
         logit += field_weights[fname] * main[values].sum(axis=1) / lengths
         mh.append(values)
 
+    seq_names = [f"s{i}" for i in range(n_sequence)]
+    seq: list[np.ndarray] = []
+    seq_rng = np.random.default_rng([int(seed), 1])
+    seq_vocab = max(int(min_vocab), int(max_vocab) // 2, 2)
+    for _ in seq_names:
+        cdf = _zipf_cdf(seq_vocab - 1, zipf_exponent)
+        probs = np.concatenate([[0.0], np.diff(cdf, prepend=0.0)])
+        values = _draw(seq_rng, cdf, (n, sequence_max_len))
+        lengths = seq_rng.integers(0, sequence_max_len + 1, size=n)
+        values[np.arange(sequence_max_len)[None, ::-1] >= lengths[:, None]] = 0  # left pad
+        main = _standardised(seq_rng, probs, 1, 1.0)[:, 0]
+        mean = main[values].sum(axis=1) / np.maximum(lengths, 1)
+        logit += (main[values[:, -1]] + mean) / 2
+        seq.append(values)
+
     bias = _bias_for_rate(logit, positive_rate)
     prob = 1.0 / (1.0 + np.exp(-(logit + bias)))
     label = (rng.random(n) < prob).astype(np.float32)
@@ -251,6 +276,7 @@ def synthetic(
     fields += [(f, "categorical", vocab[f]) for f in cat_names]
     fields += [(f, "numeric", 1) for f in num_names]
     fields += [(f, "multi_hot", vocab[f]) for f in mh_names]
+    fields += [(f, "sequence", seq_vocab) for f in seq_names]
     truth: dict[str, Any] = {
         "pairs": pairs,
         "pair_weights": pair_weights,
@@ -271,6 +297,7 @@ def synthetic(
         categorical=cat,
         numeric=num,
         multi_hot=mh,
+        sequence=seq,
         label=label,
         indices=indices,
         info={

@@ -20,6 +20,8 @@ from recsearch.objectives._plan_graph import graph_params
 from recsearch.objectives._plan_graph import graph_plan
 from recsearch.objectives._plan_numeric import NumericPlan
 from recsearch.objectives._plan_numeric import numeric_plan
+from recsearch.objectives._plan_sequence import SequencePlan
+from recsearch.objectives._plan_sequence import sequence_plan
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Field
@@ -94,6 +96,7 @@ class EmbeddingPlan:
             widest first, then schema order; then the embedded numeric fields).
         numeric: Embedded numeric fields (at ``common_dim``, after the sparse ones).
         dense_columns: ``Split.numeric`` columns that stay dense inputs.
+        sequences: Encoded sequence fields (one ``common_dim`` vector each, after the numeric).
     """
 
     fields: tuple[FieldPlan, ...]
@@ -103,21 +106,30 @@ class EmbeddingPlan:
     stacked_order: tuple[str, ...]
     numeric: tuple[NumericPlan, ...] = ()
     dense_columns: tuple[int, ...] = ()
+    sequences: tuple[SequencePlan, ...] = ()
+
+    @property
+    def sparse_width(self) -> int:
+        """Width of the flattened sparse embeddings (the sum of their widths)."""
+        return sum(f.width for f in self.fields)
 
     @property
     def flat_width(self) -> int:
-        """Width of the flattened embeddings (the sum of field widths, numeric ones included)."""
-        return sum(f.width for f in self.fields) + len(self.numeric) * self.common_dim
+        """Width of the flattened embeddings: sparse, numeric and sequence vectors."""
+        extra = len(self.numeric) + len(self.sequences)
+        return self.sparse_width + extra * self.common_dim
 
     @property
     def n_fields(self) -> int:
-        """Number of embedded fields (sparse and numeric)."""
-        return len(self.fields) + len(self.numeric)
+        """Number of embeddings in the stacked view (sparse, numeric and sequence fields)."""
+        return len(self.fields) + len(self.numeric) + len(self.sequences)
 
     @property
     def numeric_embedding_params(self) -> int:
-        """Parameters of the numeric fields' embedding tables."""
-        return sum(n.embedding_params for n in self.numeric)
+        """Parameters of the numeric fields' embedding tables and the sequences' item tables."""
+        return sum(n.embedding_params for n in self.numeric) + sum(
+            q.table_params for q in self.sequences
+        )
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -210,14 +222,15 @@ def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
         )
     widths = sorted({f.width for f in fields}, reverse=True)
     embedded = tuple(n for n in spec.embedding.numeric if n.representation != "dense")
-    fallback = spec.embedding.default_dim if embedded else 0
+    fallback = spec.embedding.default_dim if embedded or spec.behaviour else 0
     common = int(spec.embedding.interaction_dim or (widths[0] if widths else fallback))
     numeric, dense = numeric_plan(spec.embedding.numeric, schema, common)
+    sequences = sequence_plan(spec.behaviour, schema, common, sum(f.width for f in fields))
     order = tuple(f.name for w in widths for f in fields if f.width == w)
-    order += tuple(n.name for n in numeric)
+    order += tuple(n.name for n in numeric) + tuple(q.name for q in sequences)
     return EmbeddingPlan(
         tuple(fields), tuple(dropped), dict(sorted(rows.items(), reverse=True)), common, order,
-        numeric, dense,
+        numeric, dense, sequences,
     )
 
 
@@ -454,6 +467,7 @@ class ModelPlan:
         graph: FIVES graph layers.
         blocks: Block shapes.
         head_input: Width of the head input (0 when there is no deep part).
+        head_widths: The head's hidden widths (fractions resolved).
         needs_stacked: Whether any part reads the stacked (common-width) view.
         params: Total parameter count.
         flops: Analytic FLOPs per sample.
@@ -467,6 +481,7 @@ class ModelPlan:
     graph: tuple[GraphLayerPlan, ...]
     blocks: tuple[BlockPlan, ...]
     head_input: int
+    head_widths: tuple[int, ...]
     needs_stacked: bool
     params: int
     flops: int
@@ -510,6 +525,9 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
     for n in emb.numeric:
         params += n.embedding_params + n.other_params
         flops += n.flops
+    for q in emb.sequences:
+        params += q.params
+        flops += q.flops
     if needs_stacked:
         params += emb.stack_projection_params
         flops += 2 * sum(f.width * dim for f in emb.fields if f.width != dim)
@@ -531,14 +549,17 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
         flops += bp.flops
     if spec.blocks:
         head_input = sum(_flat_size(blocks[i].output) for i in unconsumed(spec))
-    elif spec.head.widths:
+    elif spec.head.depth:
         head_input = n_dense + emb.flat_width
     else:
         head_input = 0
+    head_widths = spec.head.resolved_widths(head_input)
     if head_input:
         prev = head_input
-        for w in spec.head.widths:
+        acts = spec.head.activations or ("relu",) * len(head_widths)
+        for w, act in zip(head_widths, acts, strict=True):
             params += prev * w + w + (2 * w if spec.head.batch_norm else 0)
+            params += w if act == "dice" else 0
             flops += 2 * prev * w
             prev = w
         params += prev
@@ -551,6 +572,7 @@ def model_plan(spec: ModelSpec, schema: Schema) -> ModelPlan:
             "it would predict a constant."
         )
     return ModelPlan(
-        emb, n_dense, pairs, groups, graph, blocks, head_input, needs_stacked, params, int(flops),
+        emb, n_dense, pairs, groups, graph, blocks, head_input, head_widths, needs_stacked, params,
+        int(flops),
         spec.linear,
     )

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Split
 
 Tensors = dict[str, "torch.Tensor | list[torch.Tensor]"]
-"""A split on the device: ``categorical``, ``numeric``, ``multi_hot`` (a list) and ``label``."""
+"""A split on the device: ``categorical``, ``numeric``, ``multi_hot`` and ``sequence`` (lists)
+and ``label``."""
 
 
 def to_device(split: Split, device: torch.device) -> Tensors:
@@ -26,6 +27,7 @@ def to_device(split: Split, device: torch.device) -> Tensors:
         "categorical": torch.from_numpy(split.categorical).to(device, torch.long),
         "numeric": torch.from_numpy(split.numeric).to(device, torch.float32),
         "multi_hot": [torch.from_numpy(m).to(device, torch.long) for m in split.multi_hot],
+        "sequence": [torch.from_numpy(m).to(device, torch.long) for m in split.sequence],
         "label": torch.from_numpy(split.label).to(device, torch.float32),
     }
 

@@ -88,8 +88,8 @@ def training_bytes(spec: ModelSpec, schema: Schema) -> int:
 
 
 def parameter_count(model: torch.nn.Module) -> int:
-    """Number of trainable parameters of a built model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters of a built model (frozen ones included: they are part of its size)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def nonzero_embedding_params(model: torch.nn.Module) -> int:

@@ -174,6 +174,11 @@ class FieldEmbeddings(nn.Module):
 
     def _init_prune(self, prune: PruneSpec | None, tables: dict[int, _Table]) -> None:
         self.prune = None if prune is None else prune.granularity
+        for k, d in enumerate(self.dims):
+            owner = np.full(self.plan.table_rows[d], -1, dtype=np.int64)
+            for i, rows in tables[d].rows.items():
+                owner[rows[rows > 0]] = i
+            self.register_buffer(f"owner_{k}", torch.as_tensor(owner), False)
         self.thresholds = nn.ParameterList()
         if prune is None or not self.dims:
             return
@@ -184,11 +189,6 @@ class FieldEmbeddings(nn.Module):
             self.thresholds.append(
                 nn.Parameter(torch.full((len(self.plan.fields),), float(prune.init)))
             )
-            for k, d in enumerate(self.dims):
-                owner = np.zeros(self.plan.table_rows[d], dtype=np.int64)
-                for i, rows in tables[d].rows.items():
-                    owner[rows[rows > 0]] = i
-                self.register_buffer(f"owner_{k}", torch.as_tensor(owner), False)
             return
         for d in self.dims:
             self.thresholds.append(
@@ -200,7 +200,7 @@ class FieldEmbeddings(nn.Module):
         if self.prune == "global":
             return torch.sigmoid(self.thresholds[0])
         if self.prune == "field":
-            s = self.thresholds[0][getattr(self, f"owner_{k}")[rows]]
+            s = self.thresholds[0][getattr(self, f"owner_{k}")[rows].clamp_min(0)]
         else:
             s = self.thresholds[k][rows]
         return torch.sigmoid(s).unsqueeze(-1)
@@ -211,6 +211,21 @@ class FieldEmbeddings(nn.Module):
         if self.prune is None:
             return v
         return torch.sign(v) * torch.relu(v.abs() - self._threshold(k, rows))
+
+    def freeze_fields(self, names: set[str]) -> None:
+        """Keep the table rows of the fields ``names`` at their values (their gradient is 0)."""
+        frozen = [i for i, f in enumerate(self.plan.fields) if f.name in names]
+        if not frozen:
+            return
+        for k, table in enumerate(self.tables):
+            owner = getattr(self, f"owner_{k}")
+            keep = (~torch.isin(owner, torch.tensor(frozen, device=owner.device))).unsqueeze(-1)
+            if bool(keep.all()):
+                continue
+            self.register_buffer(f"train_rows_{k}", keep.to(table.weight.dtype), False)
+            table.weight.register_hook(
+                lambda g, k=k: g * getattr(self, f"train_rows_{k}")  # type: ignore[misc]
+            )
 
     def effective_tables(self) -> list[torch.Tensor]:
         """The tables as the model reads them (thresholded when pruned), without gradients."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from recsearch.errors import InvalidParameterError
 from recsearch.objectives._plan import ModelPlan
 from recsearch.objectives._plan import model_plan
 from recsearch.objectives._plan import unconsumed
@@ -19,15 +22,47 @@ from recsearch.objectives.interactions import GroupInteractions
 from recsearch.objectives.interactions import PairInteractions
 from recsearch.objectives.interactions import fm_interaction
 from recsearch.objectives.numeric import NumericEmbeddings
+from recsearch.objectives.sequence import SequenceEncoders
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
+    from recsearch.spec import FineTuneSpec
     from recsearch.spec import HeadSpec
     from recsearch.spec import ModelSpec
 
 
+class Dice(nn.Module):
+    """DIN's Dice: ``p * x + (1 - p) * alpha * x``, ``p = sigmoid(batch-normalised x)``.
+
+    Example:
+        >>> Dice(3)(torch.randn(4, 3)).shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width, affine=False)
+        self.alpha = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same shape as ``x``."""
+        p = torch.sigmoid(self.norm(x))
+        return p * x + (1 - p) * self.alpha * x
+
+
+def _activation(name: str, width: int) -> nn.Module:
+    if name == "dice":
+        return Dice(width)
+    return {"relu": nn.ReLU, "swish": nn.SiLU, "identity": nn.Identity}[name]()
+
+
 class Head(nn.Module):
-    """The MLP on top: hidden layers (batch norm, ReLU, dropout), then one output unit.
+    """The MLP on top: hidden layers (batch norm, activation, dropout), then one output unit.
+
+    Args:
+        width: Input width.
+        spec: The head spec.
+        widths: Hidden widths (``spec.resolved_widths(width)`` when not given).
 
     Example:
         >>> from recsearch.spec import HeadSpec
@@ -35,14 +70,16 @@ class Head(nn.Module):
         torch.Size([4])
     """
 
-    def __init__(self, width: int, spec: HeadSpec) -> None:
+    def __init__(self, width: int, spec: HeadSpec, widths: tuple[int, ...] | None = None) -> None:
         super().__init__()
+        widths = spec.resolved_widths(width) if widths is None else widths
+        acts = spec.activations or ("relu",) * len(widths)
         mods: list[nn.Module] = []
-        for w in spec.widths:
+        for w, act in zip(widths, acts, strict=True):
             mods.append(nn.Linear(width, w))
             if spec.batch_norm:
                 mods.append(nn.BatchNorm1d(w))
-            mods.append(nn.ReLU())
+            mods.append(_activation(act, w))
             if spec.dropout > 0:
                 mods.append(nn.Dropout(spec.dropout))
             width = w
@@ -107,12 +144,20 @@ class CTRModel(nn.Module):
             for i, b in enumerate(spec.blocks)
         )
         self.head_reads = unconsumed(spec) if spec.blocks else ()
-        self.head = Head(plan.head_input, spec.head) if plan.head_input else None
+        self.head = (
+            Head(plan.head_input, spec.head, plan.head_widths) if plan.head_input else None
+        )
         self.needs_flat = bool(
             (not spec.blocks and self.head is not None)
             or any(b.sparse_input and b.type in ("mlp", "cross") for b in spec.blocks)
         )
         self.numeric = NumericEmbeddings(emb.numeric) if emb.numeric else None
+        self.sequences = (
+            SequenceEncoders(emb.sequences, spec.behaviour)
+            if emb.sequences and spec.behaviour is not None
+            else None
+        )
+        self._target = spec.behaviour is not None and spec.behaviour.output == "target"
         self.has_dense = plan.n_dense > 0
         self.has_fields = len(emb.fields) > 0
         self._select_dense = list(emb.dense_columns) != list(range(len(schema.numeric)))
@@ -125,6 +170,8 @@ class CTRModel(nn.Module):
         params = [t.weight for t in self.embeddings.tables]
         if self.numeric is not None:
             params += self.numeric.embedding_parameters()
+        if self.sequences is not None:
+            params += self.sequences.embedding_parameters()
         if self.linear is not None and self.linear.weight is not None:
             params.append(self.linear.weight.weight)
         return params
@@ -139,11 +186,19 @@ class CTRModel(nn.Module):
             dense = numeric.index_select(1, self.dense_columns) if self._select_dense else numeric
         per_width = self.embeddings(batch) if self.has_fields else []
         num = self.numeric(numeric) if self.numeric is not None else None
+        sparse_flat = None
+        if per_width and (self.needs_flat or self._target):
+            sparse_flat = self.embeddings.flat(per_width)
+        if self.sequences is not None:
+            seq = batch["sequence"]
+            assert isinstance(seq, list)
+            encoded = self.sequences(seq, sparse_flat)
+            num = encoded if num is None else torch.cat((num, encoded), 1)
         stacked = flat = None
         if self.plan.needs_stacked:
             stacked = _cat([self.embeddings.stacked(per_width)] if per_width else [], num)
         if self.needs_flat:
-            flat = _cat([self.embeddings.flat(per_width)] if per_width else [],
+            flat = _cat([sparse_flat] if sparse_flat is not None else [],
                         None if num is None else num.flatten(1))
         if self.linear is not None:
             logit = logit + self.linear(batch, dense)
@@ -178,14 +233,101 @@ class CTRModel(nn.Module):
         return {"logit": logit}
 
 
-def build_model(spec: ModelSpec, schema: Schema) -> CTRModel:
-    """Build the torch model of ``spec`` for data of ``schema`` (on the CPU, freshly initialised).
+def build_model(
+    spec: ModelSpec, schema: Schema, *, pretrained: Mapping[str, torch.Tensor] | None = None
+) -> CTRModel:
+    """Build the torch model of ``spec`` for data of ``schema`` (on the CPU).
+
+    Args:
+        spec: The model spec.
+        schema: The data schema.
+        pretrained: A state dict of the same spec on a schema of the same sizes (AutoFT); the
+            model starts from it, and ``spec.finetune`` says what stays frozen.
 
     Raises:
-        InvalidParameterError: The spec names fields the schema lacks or predicts from nothing.
+        InvalidParameterError: The spec names fields the schema lacks or predicts from nothing,
+            or ``pretrained`` does not fit (named keys and shapes).
 
     Example:
         >>> from recsearch.spec import baseline
         >>> model = build_model(baseline("deepfm"), dataset.schema)  # doctest: +SKIP
     """
-    return CTRModel(spec, schema)
+    if spec.finetune is not None and pretrained is None:
+        raise InvalidParameterError(
+            "ModelSpec.finetune (the autoft space) needs a pre-trained model to start from; "
+            "give its state (recsearch.objectives.model.read_state(PATH)) to the trainer or "
+            "the objective (pretrained=...)."
+        )
+    model = CTRModel(spec, schema)
+    if pretrained is not None:
+        load_pretrained(model, pretrained)
+    if spec.finetune is not None:
+        freeze(model, spec.finetune)
+    return model
+
+
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict saved with ``torch.save(model.state_dict(), path)``, loaded safely.
+
+    ``weights_only=True``: tensors only, never an arbitrary pickle.
+
+    Raises:
+        InvalidParameterError: The file is missing or is not a state dict of tensors.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidParameterError(f"{p}: no such pre-trained model file")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same user error
+        raise InvalidParameterError(f"{p}: not a state dict of tensors ({exc})") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InvalidParameterError(f"{p}: not a state dict of tensors")
+    return state
+
+
+def load_pretrained(model: CTRModel, state: Mapping[str, torch.Tensor]) -> None:
+    """Copy a pre-trained state into ``model``, or name what differs.
+
+    Raises:
+        InvalidParameterError: Keys are missing or extra, or shapes differ (a pre-trained model
+            of another spec, or of a schema with other fields or vocabularies).
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} (pre-trained) vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or extra or shapes:
+        raise InvalidParameterError(
+            "The pre-trained state does not fit this model (another spec, or a schema with "
+            f"other fields or vocabulary sizes): missing {missing[:5]}, unexpected {extra[:5]}, "
+            f"shapes {shapes[:5]}."
+        )
+    model.load_state_dict(dict(state))
+
+
+def freeze(model: CTRModel, finetune: FineTuneSpec) -> None:
+    """Keep the frozen field embeddings and parts of ``finetune`` at their current values."""
+    known = {f.name for f in model.plan.embedding.fields} | set(model.plan.embedding.dropped)
+    unknown = [f for f in finetune.frozen_fields if f not in known]
+    if unknown:
+        raise InvalidParameterError(
+            f"FineTuneSpec freezes fields {unknown} that the schema does not embed; sparse "
+            f"fields: {sorted(known)}"
+        )
+    model.embeddings.freeze_fields(set(finetune.frozen_fields))
+    parts: dict[str, list[nn.Module | None]] = {
+        "linear": [model.linear],
+        "interaction": [model.pairs, model.groups, model.graph],
+        "blocks": [model.blocks],
+        "behaviour": [model.sequences],
+        "mlp": [model.head],
+    }
+    for part in finetune.frozen_parts:
+        for module in parts[part]:
+            if module is not None:
+                module.requires_grad_(False)

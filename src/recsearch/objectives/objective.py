@@ -49,8 +49,6 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
@@ -59,8 +57,11 @@ from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
+from recsearch.spaces.decode import sections
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
+from recsearch.study.failures import exception_kind
+from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
@@ -105,6 +106,8 @@ class CTRObjective:
             ``to_dict()``, as a study's settings store it); replaces the budget's.
         latency: ``cached``: measure inference latency once per distinct architecture;
             ``always``: every trial; ``never``: record NaN.
+        pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
+            with :func:`recsearch.objectives.model.read_state`).
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -130,6 +133,7 @@ class CTRObjective:
         memory_cap: int | None = None,
         recipe: Recipe | Mapping[str, Any] | None = None,
         latency: Literal["cached", "always", "never"] = "cached",
+        pretrained: Mapping[str, Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -140,6 +144,7 @@ class CTRObjective:
         self.cost = cost
         self.base = base
         self.hooks = hooks
+        self.pretrained = pretrained
         self.memory_cap = memory_cap
         self.recipe = recipe
         self.latency = latency
@@ -170,6 +175,12 @@ class CTRObjective:
             raise InvalidParameterError(
                 "The 'space' parameter of CTRObjective must be a ConfigurationSpace. "
                 f"Got {type(self.space).__name__} instead."
+            )
+        if self.pretrained is None and "ft" in sections(self.space):
+            raise InvalidParameterError(
+                "The space fine-tunes a pre-trained model (the autoft space, section 'ft'), and "
+                "CTRObjective has no 'pretrained' state; pass "
+                "pretrained=recsearch.objectives.model.read_state(PATH)."
             )
 
     @property
@@ -259,6 +270,7 @@ class CTRObjective:
             memory_cap=self.memory_cap,
             monitor=self.metric,
             evaluate_test=evaluate_test,
+            pretrained=self.pretrained,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -354,6 +366,7 @@ class CTRObjective:
             memory_cap=self.memory_cap,
             measure=self.latency == "always" or (self.latency == "cached" and cached is None),
             monitor=self.metric,
+            pretrained=self.pretrained,
         )
         if self.latency != "cached":
             return result

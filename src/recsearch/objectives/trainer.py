@@ -20,6 +20,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -373,6 +374,7 @@ def train(
     monitor: Monitored = "auc",
     evaluate_test: bool = False,
     keep_model: bool = False,
+    pretrained: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
 
@@ -394,6 +396,8 @@ def train(
         evaluate_test: Score the test split with the best weights (the retrain stage only).
         keep_model: Return the trained model (best weights) in ``TrainResult.model`` (the
             retrain stage deploys it).
+        pretrained: Start from this state of the same spec (AutoFT; ``spec.finetune`` says
+            what stays frozen).
 
     Returns:
         The metrics at the best evaluation, the history, the cost and the resolved plan.
@@ -423,7 +427,7 @@ def train(
     plan = make_plan(budget, spec.training, n)
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = build_model(spec, dataset.schema).to(dev)
+    model = build_model(spec, dataset.schema, pretrained=pretrained).to(dev)
     model.train()
     step_fn = _Steps(model, spec, plan.lr, dev)
     train_data = to_device(dataset.train, dev)

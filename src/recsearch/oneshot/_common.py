@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,7 +38,19 @@ if TYPE_CHECKING:
 
 Batch = dict[str, Any]
 
-__all__ = ["Batch", "OneShotResult"]
+
+class Request(NamedTuple):
+    """One search as :func:`recsearch.oneshot.search` hands it to a method's ``search``."""
+
+    space: ConfigurationSpace
+    dataset: Dataset
+    epochs: float
+    device: torch.device
+    seed: int
+    base: ModelSpec | None
+    options: dict[str, Any]
+
+__all__ = ["Batch", "OneShotResult", "Request"]
 
 
 def relaxable(
@@ -100,10 +113,18 @@ def tensors(split: Split, device: torch.device) -> Batch:
     }
 
 
+def spec_lr(spec: Any, n_train: int) -> float:
+    """The spec's learning rate; ``None`` is the recipe's data-size rule (issue 12)."""
+    lr = spec.training.lr
+    return default_lr("adam", n_train) if lr is None else float(lr)
+
+
 def rows(data: Batch, index: torch.Tensor) -> Batch:
     """The rows ``index`` of every tensor of ``data``."""
     return {
-        k: [m.index_select(0, index) for m in v] if isinstance(v, list) else v.index_select(0, index)
+        k: [m.index_select(0, index) for m in v]
+        if isinstance(v, list)
+        else v.index_select(0, index)
         for k, v in data.items()
     }
 
@@ -165,8 +186,9 @@ def train_supernet(
     warmup: float = 0.0,
     schedule: Callable[[float], None] | None = None,
 ) -> tuple[float, float]:
-    """Train a supernet: Adam on the model weights (the spec's learning rate), ``arch_step`` on
-    the architecture weights ``arch``.
+    """Train a supernet: Adam on the model weights, ``arch_step`` on the architecture's.
+
+    The model weights use the spec's learning rate; ``arch`` are the architecture weights.
 
     One level (``bilevel=False``, AutoFIS): ``arch`` takes its gradient from the training batch.
     Bi-level, first order (DARTS): after each training step a validation batch gives ``arch`` its
@@ -179,9 +201,7 @@ def train_supernet(
     check_rows(dataset)
     skip = {id(p) for p in arch}
     params = [p for p in model.parameters() if id(p) not in skip and p.requires_grad]
-    lr = spec.training.lr  # NOTE: None is the recipe's data-size rule (issue 12)
-    lr = default_lr("adam", len(dataset.train)) if lr is None else lr
-    weights = torch.optim.Adam(params, lr=lr)
+    weights = torch.optim.Adam(params, lr=spec_lr(spec, len(dataset.train)))
     model.to(device)
     model.train()
     train = tensors(dataset.train, device)
@@ -192,7 +212,8 @@ def train_supernet(
     first = int(warmup * steps) if bilevel else 0
     held_out = cycle(valid, len(dataset.valid), bs, generator)
     done = 0.0
-    for step, (done, batch) in enumerate(batches(train, n, bs, epochs, generator)):
+    for step, (progress, batch) in enumerate(batches(train, n, bs, epochs, generator)):
+        done = progress
         if schedule is not None:
             schedule(max(0, step - first) / max(1, steps - first - 1))
         if int(batch["label"].shape[0]) < 2:

@@ -35,7 +35,10 @@ from recsearch.spaces.builders import pair_name
 from recsearch.spaces.builders import training
 from recsearch.spaces.decode import decode
 from recsearch.spaces.decode import default_base
+from recsearch.spaces.more_builders import behaviour
+from recsearch.spaces.more_builders import finetuning
 from recsearch.spaces.more_builders import graph
+from recsearch.spaces.more_builders import mlp_fractions
 from recsearch.spaces.more_builders import numeric_fields
 from recsearch.spaces.more_builders import projection
 from recsearch.spaces.more_builders import pruning
@@ -48,6 +51,7 @@ from recsearch.spaces.presets import to_json
 __all__ = [
     "PresetName",
     "available",
+    "behaviour",
     "blocks",
     "compose",
     "configuration_from_params",
@@ -57,6 +61,7 @@ __all__ = [
     "distribution",
     "distributions",
     "embedding_dims",
+    "finetuning",
     "forbidden_reason",
     "graph",
     "from_json",
@@ -66,6 +71,7 @@ __all__ = [
     "interaction_set",
     "loss_mixture",
     "mlp",
+    "mlp_fractions",
     "numeric_fields",
     "ordered_choices",
     "pair_name",

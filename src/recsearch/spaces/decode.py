@@ -31,7 +31,11 @@ Rules, section by section (inactive hyperparameters take the documented defaults
   the inputs; ``layers`` is ``depth`` (mlp), ``cross_layers`` (cross) or ``attn_layers``
   (attention); inactive ones take ``BlockSpec``'s defaults. A ``dot`` block whose inputs hold
   fewer than two embeddings also reads the raw embeddings (a dot product needs two).
-- ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``.
+- ``seq``: ``behaviour`` with one layer per ``l<k>.op`` (inactive norm/activation: ``none`` /
+  ``relu``) and the ``output``.
+- ``ft``: ``finetune`` freezes the fields and parts whose boolean is false.
+- ``mlp``: ``widths = (width.0, ..., width.<depth-1>)``, ``dropout``, ``batch_norm``; or, with
+  ``frac.<k>`` (AMEIR), ``fractions`` and ``activations`` of the first ``depth`` layers.
 - ``loss``: the weights; all-zero weights decode to plain BCE; ``focal_gamma`` defaults to 2.
 - ``train``: optimizer, lr, momentum (base value when inactive), weight decays, batch size.
 - ``name``: ``space.meta["preset"]`` when set, else the name of the ``base`` given, else
@@ -53,10 +57,13 @@ from recsearch.errors import SpaceError
 from recsearch.spaces.bridge import _py
 from recsearch.spaces.builders import pair_name
 from recsearch.spec import LOSSES
+from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import FieldGroup
+from recsearch.spec import FineTuneSpec
 from recsearch.spec import HeadSpec
 from recsearch.spec import InteractionSpec
 from recsearch.spec import LossSpec
@@ -64,6 +71,7 @@ from recsearch.spec import ModelSpec
 from recsearch.spec import NumericEmbedding
 from recsearch.spec import PairInteraction
 from recsearch.spec import PruneSpec
+from recsearch.spec import SequenceLayer
 from recsearch.spec import TrainingSpec
 from recsearch.spec import baseline
 
@@ -74,7 +82,8 @@ BLOCKS_BASE: ModelSpec = ModelSpec(
     linear=False, interaction=None, head=HeadSpec(widths=()), name="autoctr"
 )
 SECTIONS: tuple[str, ...] = (
-    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "loss", "mlp", "train"
+    "emb", "proj", "pep", "num", "inter", "group", "graph", "block", "seq", "ft", "loss",
+    "mlp", "train",
 )
 
 _GROUP = re.compile(r"^group\.o(\d+)\.g(\d+)\.")
@@ -264,8 +273,42 @@ def _blocks(config: Configuration, n_fields: int, n_dense: int) -> tuple[BlockSp
     return tuple(out)
 
 
+def _behaviour(config: Configuration) -> BehaviourSpec:
+    space = config.config_space
+    layers = []
+    k = 1
+    while f"seq.l{k}.op" in space:
+        layers.append(SequenceLayer(
+            _get(config, f"seq.l{k}.norm", "none"),
+            _get(config, f"seq.l{k}.op"),
+            _get(config, f"seq.l{k}.act", "relu"),
+        ))
+        k += 1
+    return BehaviourSpec(tuple(layers), _get(config, "seq.output", "average"))
+
+
+def _finetune(config: Configuration, schema: Schema) -> FineTuneSpec:
+    space = config.config_space
+    fields = tuple(
+        f for f in schema.sparse_names if f"ft.{f}" in space and not _get(config, f"ft.{f}")
+    )
+    parts = tuple(
+        part for part in FINE_TUNE_PARTS
+        if f"ft.part.{part}" in space and not _get(config, f"ft.part.{part}")
+    )
+    return FineTuneSpec(frozen_fields=fields, frozen_parts=parts)  # type: ignore[arg-type]
+
+
 def _head(config: Configuration, base: HeadSpec) -> HeadSpec:
     depth = int(_get(config, "mlp.depth", base.depth))
+    if "mlp.frac.0" in config.config_space:
+        return HeadSpec(
+            widths=(),
+            dropout=float(_get(config, "mlp.dropout", base.dropout)),
+            batch_norm=bool(_get(config, "mlp.batch_norm", base.batch_norm)),
+            fractions=tuple(float(_get(config, f"mlp.frac.{k}")) for k in range(depth)),
+            activations=tuple(str(_get(config, f"mlp.act.{k}")) for k in range(depth)),
+        )
     widths = []
     for k in range(depth):
         fallback = base.widths[k] if k < len(base.widths) else 128
@@ -363,6 +406,8 @@ def decode(config: Configuration, schema: Schema, *, base: ModelSpec | None = No
             )
             if "block" in present
             else base.blocks,
+            behaviour=_behaviour(config) if "seq" in present else base.behaviour,
+            finetune=_finetune(config, schema) if "ft" in present else base.finetune,
             head=_head(config, base.head) if "mlp" in present else base.head,
             loss=_loss(config, base.loss) if "loss" in present else base.loss,
             training=_training(config, base.training) if "train" in present else base.training,

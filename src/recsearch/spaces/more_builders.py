@@ -1,4 +1,4 @@
-"""Builders of the later seed spaces' sections: projection (AutoIAS), graph (FIVES), PEP, AutoDis.
+"""Builders of the later seed spaces' sections: AutoIAS, FIVES, PEP, AutoDis and AMEIR's.
 
 Same conventions as :mod:`recsearch.spaces.builders` (schema first, local names, compose under
 the prefix shown):
@@ -13,6 +13,11 @@ builder                    compose prefix  local names
 :func:`numeric_fields`     ``num``         ``<field>`` (representation), ``<field>.buckets``,
                                            ``<field>.bucketing``, ``<field>.meta``,
                                            ``<field>.temperature`` (numeric fields)
+:func:`behaviour`          ``seq``         ``l<k>.op``, ``l<k>.norm``, ``l<k>.act``,
+                                           ``output``
+:func:`mlp_fractions`      ``mlp``         ``depth``, ``frac.<k>`` (ordinal), ``act.<k>``
+:func:`finetuning`         ``ft``          ``<field>`` (bool: fine-tune its embedding),
+                                           ``part.<part>`` (bool: fine-tune the part)
 =========================  ==============  ===============================================
 """
 
@@ -24,8 +29,12 @@ from typing import Any
 
 from ConfigSpace import Categorical
 from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Constant
 from ConfigSpace import EqualsCondition
 from ConfigSpace import Float
+from ConfigSpace import GreaterThanCondition
+from ConfigSpace import Integer
+from ConfigSpace import NotEqualsCondition
 
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces.builders import _bool
@@ -36,8 +45,14 @@ from recsearch.spaces.builders import _pairs
 from recsearch.spaces.builders import _space
 from recsearch.spaces.builders import pair_name
 from recsearch.spec import BUCKETINGS
+from recsearch.spec import FINE_TUNE_PARTS
+from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PRUNE_GRANULARITIES
+from recsearch.spec import SEQUENCE_ACTIVATIONS
+from recsearch.spec import SEQUENCE_NORMS
+from recsearch.spec import SEQUENCE_OPS
+from recsearch.spec import SEQUENCE_OUTPUTS
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -47,7 +62,11 @@ __all__ = [
     "META_EMBEDDINGS",
     "PEP_INITS",
     "PROJECTION_DIMS",
+    "MLP_FRACTIONS",
+    "behaviour",
+    "finetuning",
     "graph",
+    "mlp_fractions",
     "graph_edges",
     "numeric_fields",
     "projection",
@@ -57,6 +76,7 @@ __all__ = [
 PROJECTION_DIMS: tuple[int, ...] = (4, 8, 16, 32, 64)
 BUCKET_COUNTS: tuple[int, ...] = (4, 8, 16, 32, 64)
 META_EMBEDDINGS: tuple[int, ...] = (4, 8, 16, 32, 64)
+MLP_FRACTIONS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 PEP_INITS: tuple[float, ...] = (-8.0, -6.0, -5.0, -4.5, -4.0, -3.5)
 """Initial PEP ``s``: from dense (``g = 3e-4``) to pruning most of a 0.01-std table."""
 
@@ -222,8 +242,8 @@ def _numeric_items(
     if not schema.numeric:
         raise InvalidParameterError(
             "numeric_fields: the data set has no numeric field to represent (the autodis space "
-            "needs some; load Criteo with criteo(..., numeric='keep'), or generate them with "
-            "synthetic(n_numeric=...))."
+            "needs some; load Criteo with criteo(..., numeric='keep') (recsearch run: "
+            "--dataset-option numeric=keep), or generate them with synthetic(n_numeric=...))."
         )
     default = "autodis" if "autodis" in reps else reps[0]
     items: list[Any] = []
@@ -244,3 +264,144 @@ def _numeric_items(
             if len(reps) > 1:
                 items.append(EqualsCondition(hp, rep, on))
     return items
+
+
+def behaviour(
+    schema: Schema,
+    *,
+    layers: int = 2,
+    ops: Sequence[str] = SEQUENCE_OPS,
+    outputs: Sequence[str] = SEQUENCE_OUTPUTS,
+) -> ConfigurationSpace:
+    """AMEIR's behaviour stage: per layer an op, a normalisation and an activation; the output.
+
+    ``l<k>.norm`` and ``l<k>.act`` are active only when ``l<k>.op`` is not ``zero``. Decodes to
+    ``ModelSpec.behaviour`` (every sequence field gets this encoder).
+
+    Raises:
+        InvalidParameterError: The schema has no sequence field.
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("c", "categorical", 5), Field("h", "sequence", 9)))
+        >>> sorted(behaviour(schema, layers=1))
+        ['l1.act', 'l1.norm', 'l1.op', 'output']
+    """
+    return _space(_behaviour_items(schema, "", layers=layers, ops=ops, outputs=outputs))
+
+
+def _behaviour_items(
+    schema: Schema, p: str, *, layers: int, ops: Sequence[str], outputs: Sequence[str]
+) -> list[Any]:
+    opl = list(dict.fromkeys(ops))
+    outl = list(dict.fromkeys(outputs))
+    bad = [o for o in opl if o not in SEQUENCE_OPS] + [o for o in outl if o not in SEQUENCE_OUTPUTS]
+    if int(layers) < 0 or not opl or not outl or bad:
+        raise InvalidParameterError(
+            f"behaviour needs layers >= 0, ops among {SEQUENCE_OPS} and outputs among "
+            f"{SEQUENCE_OUTPUTS}. Got layers={layers!r}, ops={tuple(ops)!r}, "
+            f"outputs={tuple(outputs)!r} instead."
+        )
+    if not schema.sequence:
+        raise InvalidParameterError(
+            "behaviour: the data set has no sequence field to encode (the ameir space needs "
+            "one; load MovieLens with movielens_100k(history=K) (recsearch run: "
+            "--dataset-option history=K), or give from_frame(sequence=[...]))."
+        )
+    items: list[Any] = [
+        Categorical(f"{p}output", outl, default="target" if "target" in outl else outl[0])
+    ]
+    for k in range(1, int(layers) + 1):
+        op = Categorical(f"{p}l{k}.op", opl, default="zero" if "zero" in opl else opl[0])
+        norm = Categorical(f"{p}l{k}.norm", list(SEQUENCE_NORMS), default="none")
+        act = Categorical(f"{p}l{k}.act", list(SEQUENCE_ACTIVATIONS), default="relu")
+        items += [op, norm, act]
+        if "zero" in opl and len(opl) > 1:
+            items += [NotEqualsCondition(norm, op, "zero"), NotEqualsCondition(act, op, "zero")]
+    return items
+
+
+def mlp_fractions(
+    schema: Schema | None = None,
+    *,
+    max_depth: int = 3,
+    fractions: Sequence[float] = MLP_FRACTIONS,
+    activations: Sequence[str] = HEAD_ACTIVATIONS,
+) -> ConfigurationSpace:
+    """AMEIR's MLP: depth, and per layer a width as a fraction of its input and an activation.
+
+    Compose it under ``mlp`` (in place of :func:`~recsearch.spaces.mlp`); decodes to
+    ``HeadSpec(fractions=..., activations=...)``. ``frac.<k>`` and ``act.<k>`` are active when
+    ``depth > k``.
+
+    Example:
+        >>> sorted(mlp_fractions(max_depth=2))
+        ['act.0', 'act.1', 'depth', 'frac.0', 'frac.1']
+    """
+    del schema  # NOTE: accepted so that every builder takes the schema first.
+    return _space(
+        _mlp_fraction_items("", max_depth=max_depth, fractions=fractions, activations=activations)
+    )
+
+
+def _mlp_fraction_items(
+    p: str, *, max_depth: int, fractions: Sequence[float], activations: Sequence[str]
+) -> list[Any]:
+    fr = sorted({float(f) for f in fractions})
+    acts = list(dict.fromkeys(activations))
+    bad = [a for a in acts if a not in HEAD_ACTIVATIONS]
+    if int(max_depth) < 1 or not fr or not 0 < fr[0] <= fr[-1] <= 1 or not acts or bad:
+        raise InvalidParameterError(
+            f"mlp_fractions needs max_depth >= 1, fractions in (0, 1] and activations among "
+            f"{HEAD_ACTIVATIONS}. Got max_depth={max_depth!r}, fractions={tuple(fractions)!r}, "
+            f"activations={tuple(activations)!r} instead."
+        )
+    depth: Any = (
+        Integer(f"{p}depth", (1, int(max_depth)), default=min(2, int(max_depth)))
+        if int(max_depth) > 1
+        else Constant(f"{p}depth", 1)
+    )
+    items: list[Any] = [depth]
+    for k in range(int(max_depth)):
+        frac = _ordinal(f"{p}frac.{k}", fr, min(fr, key=lambda v: (abs(v - 0.5), v)))
+        act = Categorical(f"{p}act.{k}", acts, default="relu" if "relu" in acts else acts[0])
+        items += [frac, act]
+        if k > 0:
+            items += [GreaterThanCondition(frac, depth, k), GreaterThanCondition(act, depth, k)]
+    return items
+
+
+def finetuning(
+    schema: Schema, *, parts: Sequence[str] = ("linear", "interaction", "mlp")
+) -> ConfigurationSpace:
+    """AutoFT: per sparse field whether its embedding is fine-tuned, and per part whether it is.
+
+    Every boolean defaults to ``True`` (fine-tune everything). Decodes to
+    ``ModelSpec.finetune`` (what is *not* fine-tuned stays frozen); a model of such a space
+    needs a pre-trained state to start from.
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("a", "categorical", 5), Field("b", "categorical", 5)))
+        >>> list(finetuning(schema, parts=("mlp",)))
+        ['a', 'b', 'part.mlp']
+    """
+    return _space(_finetuning_items(schema, "", parts=parts))
+
+
+def _finetuning_items(schema: Schema, p: str, *, parts: Sequence[str]) -> list[Any]:
+    ps = list(dict.fromkeys(parts))
+    bad = [x for x in ps if x not in FINE_TUNE_PARTS]
+    if bad:
+        raise InvalidParameterError(
+            f"The 'parts' parameter of finetuning must be among {FINE_TUNE_PARTS}. "
+            f"Got {tuple(parts)!r} instead."
+        )
+    names = [f.name for f in schema.sparse]
+    for name in names:
+        _check_safe("finetuning", "field name", name)
+    if not names:
+        raise InvalidParameterError("finetuning: the schema has no sparse field.")
+    return [_bool(f"{p}{n}", default=True) for n in names] + [
+        _bool(f"{p}part.{x}", default=True) for x in ps
+    ]

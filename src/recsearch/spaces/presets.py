@@ -19,11 +19,14 @@ from ConfigSpace import ConfigurationSpace
 from recsearch.errors import InvalidParameterError
 from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
+from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
+from recsearch.spec import SEQUENCE_OPS
+from recsearch.spec import SEQUENCE_OUTPUTS
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -47,6 +50,8 @@ PresetName = Literal[
     "autopi",
     "pep",
     "autodis",
+    "ameir",
+    "autoft",
 ]
 
 SIF_FUNCTIONS = ("hadamard", "plus", "max", "min", "concat")
@@ -151,7 +156,7 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         _aim,
     ),
     "full": (
-        "Everything of aim plus the loss mixture (AMEIR-style comprehensive search).",
+        "Everything of aim plus the loss mixture (a comprehensive search).",
         lambda s: {**_aim(s), "loss": _loss(s)},
     ),
     "autoias": (
@@ -175,6 +180,20 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
         lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
                                             buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
+    ),
+    "ameir": (
+        "AMEIR: 3-layer behaviour encoder, Hadamard pairs, MLP widths as fractions + activations.",
+        lambda s: {
+            "seq": mb._behaviour_items(s, "seq.", layers=3, ops=SEQUENCE_OPS,
+                                       outputs=SEQUENCE_OUTPUTS),
+            "inter": _fns(s, ("hadamard",)),
+            "mlp": mb._mlp_fraction_items("mlp.", max_depth=3, fractions=mb.MLP_FRACTIONS,
+                                          activations=HEAD_ACTIVATIONS),
+        },
+    ),
+    "autoft": (
+        "AutoFT: per field and per part (linear/interaction/MLP), fine-tune or keep pre-trained.",
+        lambda s: {"ft": mb._finetuning_items(s, "ft.", parts=("linear", "interaction", "mlp"))},
     ),
 }
 

@@ -106,8 +106,11 @@ class History:
 
 
 def scalar_losses(observations: Sequence[Observation]) -> np.ndarray:
-    """One loss per evaluated observation: the loss itself, or for several objectives the Pareto
-    layer (0 = non-dominated) plus the mean normalised loss in [0, 1) as a tie-break."""
+    """One loss per evaluated observation.
+
+    The loss itself, or for several objectives the Pareto layer (0 = non-dominated) plus the mean
+    normalised loss in [0, 1) as a tie-break.
+    """
     if not observations:
         return np.empty(0)
     losses = np.asarray([o.losses for o in observations], dtype=np.float64)

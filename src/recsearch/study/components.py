@@ -148,7 +148,11 @@ def build_space(settings: StudySettings, schema: Schema) -> ConfigurationSpace:
 def build_strategy(settings: StudySettings, space: ConfigurationSpace, *, seed: int) -> Strategy:
     """The sampler and pruner named by the settings, seeded with ``seed``."""
     options = dict(settings.strategy_options)
-    if is_ref(settings.strategy):
+    from recsearch.oneshot import study as oneshot_study
+
+    if oneshot_study.split_name(settings.strategy):
+        made = oneshot_study.strategy_for(settings.strategy, space, seed=seed, options=options)
+    elif is_ref(settings.strategy):
         made = _resolve(settings.strategy, "strategy")(space, seed=seed, **options)
     else:
         from recsearch import strategies
@@ -194,7 +198,15 @@ def build_objective(
         kwargs["recipe"] = dict(settings.recipe)  # NOTE: the recipe the study was made with
     if settings.kind != "search":
         kwargs["settings"] = settings
-    return factory(dataset, space, **kwargs)
+    objective = factory(dataset, space, **kwargs)
+    from recsearch.oneshot import study as oneshot_study
+
+    if settings.kind == "search" and oneshot_study.split_name(settings.strategy):
+        # NOTE: the one-shot search runs as the study's first trial (recsearch.oneshot.study).
+        return oneshot_study.objective_for(
+            settings.strategy, objective, options=dict(settings.strategy_options)
+        )
+    return objective
 
 
 def _directions(settings: StudySettings, objective: Any) -> list[str]:

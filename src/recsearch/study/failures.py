@@ -172,10 +172,10 @@ def exception_kind(exc: BaseException) -> FailureKind:
 
 
 def exception_text(exc: BaseException) -> str:
-    """The ``failure`` text of an exception: its type and first line (OOM says so first).
+    r"""The ``failure`` text of an exception: its type and first line (OOM says so first).
 
     Example:
-        >>> exception_text(ValueError("bad\\nmore"))
+        >>> exception_text(ValueError("bad\nmore"))
         'ValueError: bad'
     """
     name = type(exc).__name__

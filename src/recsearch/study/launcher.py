@@ -197,7 +197,8 @@ def run(
     settings, components = prepare(settings, track=True, device=devices[0])
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
     study, recorded = create_in(store, study_name, settings, components.directions)
-    if (recorded.tracking_uri, recorded.experiment) != (settings.tracking_uri, settings.experiment):
+    tracking = (settings.tracking_uri, settings.experiment)
+    if (recorded.tracking_uri, recorded.experiment) != tracking:
         # NOTE: an existing study keeps its own tracking; only the tracker's hooks change.
         over = Overrides(dataset=components.dataset, space=components.space)
         components = resolve(recorded, device=devices[0], overrides=over)
@@ -220,7 +221,7 @@ def run(
     start_tracking(tracker, study, settings=settings, storage=store, strategy=components.strategy)
     threads = max(1, cores() // workers)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
-    url = str(getattr(store, "recsearch_url"))
+    url = str(store.recsearch_url)
     # NOTE: stderr goes to files, not pipes: a chatty worker must never block on a full pipe.
     logs = [tempfile.TemporaryFile(mode="w+") for _ in range(workers)]
     procs = [

@@ -76,8 +76,9 @@ class StudySettings:
         budget_epochs: Training budget of one trial in epochs.
         seed: Base seed (worker ``i`` seeds its sampler with ``seed + 1000 * i``).
         metric: Validation metric the objective optimises.
-        objective: ``ctr`` (the kind's objective, :data:`recsearch.study.components.KIND_OBJECTIVES`)
-            or ``module:callable`` with the same signature.
+        objective: ``ctr`` (the kind's objective in
+            :data:`recsearch.study.components.KIND_OBJECTIVES`) or ``module:callable`` with the
+            same signature.
         cost: A cost measure as a second objective (multi-objective), or ``None``.
         kind: ``search`` samples new configurations until ``n_trials``; ``retrain`` and
             ``fidelity`` studies are queue-only: workers run the enqueued trials and stop.
@@ -254,27 +255,11 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{Path('mlflow.db').resolve()}"
 
 
-def make_settings(
-    *,
-    dataset: str,
-    space: str,
-    strategy: str,
-    n_trials: int,
-    budget_epochs: float = 1.0,
-    seed: int = 0,
-    metric: MetricName = "auc",
-    dataset_options: Mapping[str, Any] | None = None,
-    strategy_options: Mapping[str, Any] | None = None,
-    objective: str = "ctr",
-    cost: str | None = None,
-    kind: StudyKind = "search",
-    kind_options: Mapping[str, Any] | None = None,
-    budget_total: float | None = None,
-    tracking_uri: str | None = "default",
-    experiment: str = "recsearch",
-    recipe: Mapping[str, Any] | None = None,
-) -> StudySettings:
-    """Checked :class:`StudySettings` (arguments as :func:`recsearch.study.create_study`).
+def make_settings(**fields: Any) -> StudySettings:
+    """Checked :class:`StudySettings` from :func:`recsearch.study.create_study`'s arguments.
+
+    ``tracking_uri="default"`` (the default) becomes :func:`default_tracking_uri`; a data set that
+    is a file is recorded by its full path; mappings are copied; the version is recorded.
 
     Raises:
         InvalidParameterError: A count, budget, metric or kind out of range.
@@ -282,6 +267,10 @@ def make_settings(
     from recsearch import __version__
     from recsearch.objectives.recipe import Recipe
 
+    values: dict[str, Any] = {"tracking_uri": "default", **fields}
+    n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
+    budget_total = values.get("budget_total")
+    metric, kind = values.get("metric", "auc"), values.get("kind", "search")
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
     if not 0 < budget_epochs < float("inf"):
@@ -300,27 +289,20 @@ def make_settings(
         raise InvalidParameterError(
             f"The 'kind' parameter must be among {KINDS}. Got {kind!r} instead."
         )
-    if tracking_uri == "default":
-        tracking_uri = default_tracking_uri()
+    if values["tracking_uri"] == "default":
+        values["tracking_uri"] = default_tracking_uri()
+    dataset = values["dataset"]
     if not is_ref(dataset) and Path(dataset).exists():
-        dataset = str(Path(dataset).resolve())  # a file: workers elsewhere need the full path
-    return StudySettings(
-        dataset=dataset,
-        dataset_options=dict(dataset_options or {}),
-        space=space,
-        strategy=strategy,
-        strategy_options=dict(strategy_options or {}),
+        values["dataset"] = str(Path(dataset).resolve())  # a file: workers elsewhere need it
+    for key in ("dataset_options", "strategy_options", "kind_options"):
+        values[key] = json.loads(json.dumps(dict(values.get(key) or {}), default=str))
+    values.update(
         n_trials=int(n_trials),
         budget_epochs=float(budget_epochs),
-        seed=int(seed),
-        metric=metric,
-        objective=objective,
-        cost=cost,
-        kind=kind,
-        kind_options=json.loads(json.dumps(dict(kind_options or {}), default=str)),
+        seed=int(values.get("seed", 0)),
         budget_total=None if budget_total is None else float(budget_total),
-        recipe=Recipe.from_dict(recipe or {}).to_dict() if kind == "search" else {},
-        tracking_uri=tracking_uri,
-        experiment=experiment,
+        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search"
+        else {},
         version=__version__,
     )
+    return StudySettings(**values)

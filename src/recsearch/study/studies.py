@@ -162,7 +162,8 @@ def check_same(name: str, recorded: StudySettings, wanted: StudySettings) -> Non
             + (f": {diff}" if diff else "")
         )
     a, b = recorded.identity(), wanted.identity()
-    diff = [f"{k}: {a.get(k)!r} (recorded) != {b.get(k)!r}" for k in {**a, **b} if a.get(k) != b.get(k)]
+    keys = [*a, *(k for k in b if k not in a)]
+    diff = [f"{k}: {a.get(k)!r} (recorded) != {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
     if diff:
         raise StudyMismatchError(
             f"study {name!r} exists with other settings ({'; '.join(diff)}); "

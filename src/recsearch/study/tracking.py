@@ -16,8 +16,8 @@ from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
 
-from recsearch.hooks import ObjectiveHook
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.hooks import ObjectiveHook
 from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.failures import first_line
 
@@ -62,8 +62,10 @@ class StudyTracker(ObjectiveHook, Protocol):
 
 
 def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTracker | None:
-    """The study's tracker: ``tracking_uri`` (the worker's own) or the recorded one; ``None``
-    when tracking is off."""
+    """The study's tracker (``None`` when tracking is off).
+
+    The worker's own ``tracking_uri`` wins over the recorded one.
+    """
     uri = tracking_uri if tracking_uri is not None else settings.tracking_uri
     if uri is None or uri.lower() == "none":
         return None
@@ -104,6 +106,9 @@ def start_tracking(
     }
     if settings.kind != "search":
         tags["recsearch.kind"] = settings.kind
+    parent = study.user_attrs.get("recsearch.mlflow_parent")
+    if parent:
+        tags["mlflow.parentRunId"] = str(parent)  # NOTE: a comparison cell nests under its run
     params: dict[str, Any] = {
         "n_trials": settings.n_trials,
         "budget_epochs": settings.budget_epochs,
