@@ -308,18 +308,19 @@ class CTRObjective:
         budget = self._budget()
         fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
         pruner = getattr(getattr(trial, "study", None), "pruner", None)
-        if budget.recipe.fidelity == "rows" and fixed is None and not _never_prunes(pruner):
+        rows = budget.recipe.fidelity == "rows" and fixed is None and self.cost is None
+        if rows and not _never_prunes(pruner):
             rungs: tuple[float | None, ...] = budget.recipe.rungs
         else:
             rungs = (fixed,)
         spent = 0.0
         for rung, fidelity in enumerate(rungs):
             dataset, fraction = self._subsample(fidelity)
-            per_evaluation = len(rungs) == 1 and self.cost is None
+            per_evaluation = len(rungs) == 1 and self.cost is None  # NOTE: no multi-obj pruning
             result = self._train(trial, state, spec, dataset, fraction, spent, per_evaluation)
             spent = state["epochs"] = spent + float(result.epochs_run) * fraction
             value = float(result.metrics()[key])
-            if len(rungs) > 1 and self.cost is None:
+            if len(rungs) > 1:
                 trial.set_user_attr(USER_ATTR_RUNG, rung)
                 step = round(float(rungs[rung]) / float(rungs[0]))  # type: ignore[arg-type]
                 if math.isfinite(value):
