@@ -133,8 +133,10 @@ def _space(space: Any, dataset: Dataset) -> tuple[ConfigurationSpace, str]:
         meta = space.meta or {}
         return space, str(meta.get("preset") or meta.get("name") or space.name or "custom")
     if isinstance(space, str) and is_ref(space):
+        from recsearch.study.callables import allow
         from recsearch.study.components import _resolve
 
+        allow(space)  # NOTE: named by this call, not by a storage
         made = _resolve(space, "space")
         return (made(dataset.schema) if callable(made) else made), space
     if isinstance(space, str):
@@ -272,10 +274,12 @@ def _run_in_processes(
     url: str, cells: list[str], workers: int, overrides: Overrides | None, device: str | None
 ) -> int | None:
     """Cells split over ``workers`` spawned processes (each cell run by one process)."""
+    from recsearch.study.callables import allow_env
     from recsearch.study.launcher import cores
     from recsearch.study.worker import signals_raise
 
     threads = max(1, cores() // workers)
+    os.environ.update(allow_env())  # NOTE: spawned cells may import what this process may
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_process, args=(url, cells[i::workers], overrides, threads, device))
