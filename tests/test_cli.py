@@ -52,8 +52,10 @@ def test_spaces_and_strategies_list_names_with_descriptions(
 ) -> None:
     from recsearch import spaces
     from recsearch import strategies
+    from recsearch.oneshot import study as oneshot_study
 
-    for command, table in (("spaces", spaces.available()), ("strategies", strategies.available())):
+    listed = {**strategies.available(), **oneshot_study.listing()}
+    for command, table in (("spaces", spaces.available()), ("strategies", listed)):
         code, out, _ = _main(capsys, command)
         assert code == 0
         lines = out.strip().splitlines()

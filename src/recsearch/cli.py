@@ -18,6 +18,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from recsearch._console import ProgressBar as _ProgressBar
+from recsearch._console import print_best as _print_best
+from recsearch._console import print_failures as _print_failures
+from recsearch._console import print_summary as _print_summary
+from recsearch._console import shown_storage as _shown_storage
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact
+from recsearch.redact import redact_text
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -51,6 +60,8 @@ example:
 
 The worker reads data set, space, strategy, budget and seed from the study (written by
 `recsearch create` or `recsearch run`) and runs trials until the study holds its target.
+A study never stores a password: the worker takes it from its own --storage/--tracking-uri,
+from $RECSEARCH_STORAGE / $MLFLOW_TRACKING_URI, or (PostgreSQL) from ~/.pgpass.
 """
 
 _COMPARE_EXAMPLE = """\
@@ -63,6 +74,12 @@ example:
 _BEST_EXAMPLE = """\
 example:
   recsearch best --study criteo-autoctr --storage sqlite:///studies.db
+"""
+
+_RETRAIN_EXAMPLE = """\
+example (top-5 of a search, 3 seeds, 20 epochs, beside DeepFM and DCN-V2, test AUC reported):
+  recsearch retrain --study ml-aim-tpe --storage sqlite:///studies.db --top-k 5 --seeds 3 \\
+      --budget-epochs 20 --baselines deepfm,dcnv2 --register-as movielens-ctr
 """
 
 _SPACES_EXAMPLE = """\
@@ -94,14 +111,27 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _add_fault_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-failures", type=_count, default=None,
+                   help="stop the study after this many consecutive failed trials "
+                   "(default: max(10, trials); 0: never)")  # fmt: skip
+
+
+def _int_at_least(low: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_count = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text: str) -> float:
@@ -109,9 +139,25 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
+
+
+def _device(text: str) -> str:
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def _add_device(p: argparse.ArgumentParser, *, per_gpu: bool = True) -> None:
+    p.add_argument("--device", type=_device, default=None,
+                   help="training device: auto, cpu, cuda or cuda:N (default: the objective's, "
+                   "auto); workers take the visible GPUs round robin")  # fmt: skip
+    if per_gpu:
+        p.add_argument("--workers-per-gpu", type=_positive_int, default=None,
+                       help="with CUDA: start this many workers per visible GPU "
+                       "(instead of --workers)")  # fmt: skip
 
 
 def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -147,17 +193,23 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="training epochs per trial")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
+                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
+                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
     p.add_argument("--cost", default=None,
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
     p.add_argument("--objective", default="ctr", help=argparse.SUPPRESS)
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (default: journal file ./recsearch-journal.log)")
+    p.add_argument("--storage", default=os.environ.get(STORAGE_ENV),
+                   help="Optuna storage URL (default: $RECSEARCH_STORAGE, else the journal file "
+                   "./recsearch-journal.log)")
     p.add_argument("--study", default=None, help="study name (default: derived from settings)")
     p.add_argument("--tracking-uri", default="default",
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                    "sqlite:///mlflow.db); 'none' turns tracking off")  # fmt: skip
     p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
+    p.add_argument("--no-base-first", action="store_true",
+                   help="do not evaluate the space's base model (its default) as trial 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=_positive_int, default=10,
                    help="seconds between trial heartbeats")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device(p)
+    _add_fault_options(p)
+    from recsearch.study import retraining
+
+    retraining.add_arguments(p, prefix="retrain-")
+
+    p = sub.add_parser("retrain", help="retrain a study's top-k with seeds beside baselines",
+                       epilog=_RETRAIN_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    retraining.add_arguments(p)
 
     p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
                        epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -188,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="join a study and run trials until it is done",
                        epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--study", help="the study to join")
+    which.add_argument("--comparison", help="join every study of this `recsearch compare`")
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="run at most this many trials in this worker")  # fmt: skip
     p.add_argument("--worker-index", type=int, default=None,
@@ -206,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the study's data set lives on this machine")
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_device(p, per_gpu=False)
+    _add_fault_options(p)
+    p.add_argument("--allow-callable", action="append", default=[], metavar="MODULE:CALLABLE",
+                   help="let this worker import a module:callable the study names (repeatable; "
+                   "or list them in $RECSEARCH_ALLOW_CALLABLES); others are refused")  # fmt: skip
 
     p = sub.add_parser("compare", help="compare strategies on one space, same budget",
                        epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
@@ -222,12 +291,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports/compare", help="report folder")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI ('none': no tracking)")  # fmt: skip
+    p.add_argument("--storage", default=None,
+                   help="where the comparison's studies live (default: a journal file in --out); "
+                   "rerun to resume, `recsearch worker --comparison NAME` to join")  # fmt: skip
+    p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
+    _add_device(p)
 
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
                        formatter_class=fmt)  # fmt: skip
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True)
+    p.add_argument("--storage", **_storage_required(),
+                   help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
+    _add_dataset(p)
+    from recsearch.study import fidelity
+
+    fidelity.add_arguments(p)
 
     sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
                    formatter_class=fmt)  # fmt: skip
@@ -267,100 +348,9 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
+        "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
+        "base_first": not args.no_base_first,
     }
-
-
-class _ProgressBar:
-    """tqdm bar: trials done of the target, best so far, elapsed and ETA."""
-
-    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
-        self.bar = None
-        self.last = initial
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="trial", dynamic_ncols=True,
-                            file=sys.stderr)  # fmt: skip
-
-    def __call__(self, study: Any, counts: Any) -> None:
-        if self.bar is None:
-            return
-        done = min(counts.done, self.bar.total)
-        if done > self.last:
-            self.bar.update(done - self.last)
-            self.last = done
-        best = _best_text(study)
-        postfix = {"best": best} if best else {}
-        if counts.failed:
-            postfix["failed"] = counts.failed
-        if counts.running:
-            postfix["running"] = counts.running
-        self.bar.set_postfix(postfix, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _best_text(study: Any) -> str:
-    try:
-        if len(study.directions) > 1:
-            return f"{len(study.best_trials)} on front"
-        return f"{study.best_value:.4f}"
-    except (ValueError, RuntimeError):
-        return ""
-
-
-def _print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not trials:
-        print(f"study {study.study_name}: no complete trial yet")
-        return
-    best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
-    if as_json:
-        out = [
-            {"number": t.number, "values": t.values, "params": t.params,
-             "user_attrs": {k: v for k, v in t.user_attrs.items() if k != "spec"}}
-            for t in best
-        ]  # fmt: skip
-        print(json.dumps(out if len(out) > 1 else out[0], indent=2, default=str))
-        return
-    names = [f"valid {settings.metric}" if settings is not None else "value"]
-    if settings is not None and settings.cost:
-        names.append(f"cost {settings.cost}")
-    if len(best) > 1:
-        print(f"{len(best)} trials on the Pareto front; the first {min(len(best), 5)}:")
-    for t in best[:5]:
-        values = ", ".join(
-            f"{name} {v:.6g}" for name, v in zip(names + ["value"] * len(t.values), t.values)
-        )
-        print(f"best trial #{t.number}: {values}")
-        print("configuration:")
-        for key in sorted(t.params):
-            print(f"  {key} = {t.params[key]!r}")
-
-
-def _print_summary(result: Any, storage_url: str) -> None:
-    c = result.counts
-    study = result.study
-    print(f"study {study.study_name}: {c.complete} complete, {c.pruned} pruned, "
-          f"{c.failed} failed (target {result.settings.n_trials})")  # fmt: skip
-    _print_failures(result.failures)
-    _print_best(study, result.settings)
-    if result.settings.tracking_uri:
-        print(f"runs: mlflow ui --backend-store-uri {result.settings.tracking_uri}")
-    print(f"more workers: recsearch worker --study {study.study_name} --storage {storage_url}")
-
-
-def _print_failures(failures: Sequence[tuple[str, int]]) -> None:
-    if not failures:
-        return
-    total = sum(n for _, n in failures)
-    print(f"failed trials by cause ({total}):")
-    for reason, n in failures:
-        print(f"  {n} x {reason}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -383,6 +373,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=storage,
             heartbeat_interval=args.heartbeat,
             progress=progress,
+            device=args.device,
+            workers_per_gpu=args.workers_per_gpu,
+            max_failures=args.max_failures,
             **_create_kwargs(args),
         )
     finally:
@@ -394,11 +387,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)
     if result.interrupted is not None:
-        print(f"recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
         return 128 + result.interrupted
     if result.counts.done < result.settings.n_trials:
         return EXIT_ERROR
+    if args.retrain_top_k:
+        from recsearch.study import retraining
+
+        return retraining.run_from_args(args, study=result.study.study_name, storage=url)
     return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from recsearch.study import retraining
+
+    return retraining.run_from_args(args)
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -410,7 +413,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
-    print(f"start workers: recsearch worker --study {study.study_name} --storage {url}")
+    print(f"start workers: recsearch worker --study {study.study_name} --storage "
+          f"{_shown_storage(url)}")
     return 0
 
 
@@ -429,6 +433,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    from recsearch.study.callables import allow
+
+    allow(*args.allow_callable)
+    if args.comparison is not None:
+        return _join_comparison(args, options)
     result = runner.run_worker(
         study_name=args.study,
         storage=args.storage,
@@ -441,6 +450,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finalize=not args.no_finalize,
         dataset_options=options,
         on_trial=on_trial,
+        device=args.device,
+        max_failures=args.max_failures,
     )
     if not args.quiet:
         c = result.counts
@@ -450,6 +461,31 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     if result.interrupted is not None:
         print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
         return 128 + result.interrupted
+    return 0
+
+
+def _join_comparison(args: argparse.Namespace, options: dict[str, Any] | None) -> int:
+    from recsearch.errors import StorageError
+    from recsearch.storage import open_storage
+    from recsearch.study.comparison import cell_names
+    from recsearch.study.comparison import run_cells
+    from recsearch.study.launcher import check_device
+
+    check_device(args.device)
+    store = open_storage(args.storage, must_exist=True, heartbeat_interval=args.heartbeat,
+                         grace_period=args.grace)  # fmt: skip
+    cells = cell_names(store, args.comparison)
+    if not cells:
+        raise StorageError(f"no comparison named {args.comparison!r} in that storage")
+    interrupted = run_cells(
+        store, cells, worker_index=args.worker_index, tracking_uri=args.tracking_uri,
+        device=args.device, threads=args.threads, dataset_options=options,
+    )  # fmt: skip
+    if not args.quiet:
+        print(f"comparison {args.comparison}: {len(cells)} studies served")
+    if interrupted is not None:
+        print("recsearch: interrupted; the running trial was marked failed", file=sys.stderr)
+        return 128 + interrupted
     return 0
 
 
@@ -464,7 +500,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise _usage("--strategies needs at least one name")
     _check_names("strategy", names)
     _check_names("space", [args.space])
-    report = run_comparison(
+    from recsearch.study.worker import Interrupted
+
+    workers = args.workers
+    if args.workers_per_gpu is not None:
+        from recsearch.study.launcher import check_device
+
+        workers = args.workers_per_gpu * check_device(args.device or "auto") or workers
+    try:
+        report = _compare(run_comparison, args, names, workers)
+    except Interrupted as exc:
+        print("recsearch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 128 + exc.signum
+    print(report.to_markdown())
+    print(f"report: {report.out_dir}")
+    if report.mlflow_run_id:
+        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
+            "sqlite:///mlflow.db"
+        )
+        run_id = report.mlflow_run_id
+        print(f"runs: mlflow ui --backend-store-uri {redact(uri)}  (comparison run {run_id})")
+    return 0
+
+
+def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], workers: int) -> Any:
+    return run_comparison(
         dataset=args.dataset,
         dataset_options=_dataset_options(args),
         space=args.space,
@@ -474,21 +534,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         budget_epochs_per_trial=args.budget_epochs,
         metric=args.metric,
         out_dir=args.out,
-        workers=args.workers,
+        workers=workers,
         tracking_uri=_tracking(args.tracking_uri),
         track=(args.tracking_uri or "").lower() != "none",
+        storage=args.storage,
+        name=args.name,
+        device=args.device,
     )
-    to_markdown = getattr(report, "to_markdown", None)
-    if callable(to_markdown):
-        print(to_markdown())
-    print(f"report: {getattr(report, 'out_dir', args.out)}")
-    run_id = getattr(report, "mlflow_run_id", None)
-    if run_id:
-        uri = _tracking(args.tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or (
-            "sqlite:///mlflow.db"
-        )
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
-    return 0
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
@@ -520,8 +572,15 @@ def _listing(kind: str) -> dict[str, str]:
 
         return dict(spaces.available())
     from recsearch import strategies
+    from recsearch.oneshot import study as oneshot_study
 
-    return dict(strategies.available())
+    return {**strategies.available(), **oneshot_study.listing()}
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from recsearch.study import fidelity
+
+    return fidelity.run_from_args(args, _dataset_options(args))
 
 
 def _cmd_list(kind: str) -> int:
@@ -554,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": _cmd_worker,
         "compare": _cmd_compare,
         "best": _cmd_best,
+        "fidelity": _cmd_fidelity,
+        "retrain": _cmd_retrain,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }
@@ -580,6 +641,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
         if os.environ.get("RECSEARCH_DEBUG"):
             raise
+        from recsearch._internals import explain_storage_error
+
+        explained = explain_storage_error(exc, getattr(args, "storage", None))
+        if explained is not None:
+            print(f"recsearch {args.command}: error: {_one_line(explained)}", file=sys.stderr)
+            return EXIT_ERROR
         print(
             f"recsearch {args.command}: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
             " (set RECSEARCH_DEBUG=1 for the traceback)",
@@ -590,7 +657,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines)[:500] if lines else type(exc).__name__
+    return redact_text(" ".join(lines))[:500] if lines else type(exc).__name__
+
+
+def _storage_required() -> dict[str, Any]:
+    env = os.environ.get(STORAGE_ENV)
+    return {"default": env} if env else {"required": True}
+
 
 
 if __name__ == "__main__":

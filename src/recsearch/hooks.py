@@ -7,7 +7,8 @@ fails a trial.
 
 Trial user attributes the objective writes (the contract strategies, trackers and the CLI read):
 
-- ``valid_auc``, ``valid_logloss``, ``test_auc``, ``test_logloss``: final metrics.
+- ``valid_auc``, ``valid_logloss``: final metrics (a search trial never scores the test split;
+  ``test_auc`` and ``test_logloss`` appear on retrain trials and on studies made before 0.2).
 - ``cost.params``, ``cost.embedding_bytes``, ``cost.flops``, ``cost.latency_ms``,
   ``cost.embedding_nonzero``: cost measures.
 - ``epochs``: epoch-equivalents of training this trial consumed (the comparison budget unit).

@@ -44,25 +44,25 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import BUCKETINGS
 from recsearch._spec_parts import FINE_TUNE_PARTS
-from recsearch._spec_parts import FineTunePart
-from recsearch._spec_parts import FineTuneSpec
 from recsearch._spec_parts import HEAD_ACTIVATIONS
-from recsearch._spec_parts import HeadActivation
+from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
+from recsearch._spec_parts import PRUNE_GRANULARITIES
 from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
 from recsearch._spec_parts import SEQUENCE_NORMS
 from recsearch._spec_parts import SEQUENCE_OPS
 from recsearch._spec_parts import SEQUENCE_OUTPUTS
 from recsearch._spec_parts import BehaviourSpec
-from recsearch._spec_parts import SequenceLayer
-from recsearch._spec_parts import BUCKETINGS
-from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
-from recsearch._spec_parts import PRUNE_GRANULARITIES
 from recsearch._spec_parts import Bucketing
+from recsearch._spec_parts import FineTunePart
+from recsearch._spec_parts import FineTuneSpec
+from recsearch._spec_parts import HeadActivation
 from recsearch._spec_parts import NumericEmbedding
 from recsearch._spec_parts import NumericRepresentation
 from recsearch._spec_parts import PruneGranularity
 from recsearch._spec_parts import PruneSpec
+from recsearch._spec_parts import SequenceLayer
 from recsearch._spec_parts import _check_choice
 from recsearch._spec_parts import _check_range
 from recsearch.errors import InvalidParameterError
@@ -121,6 +121,10 @@ OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 CrossVersion = Literal[1, 2]
 CROSS_VERSIONS: tuple[int, ...] = get_args(CrossVersion)
 """DCN (1) and DCN-V2 (2) cross layers."""
+
+PrecisionName = Literal["off", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
+"""Mixed-precision modes of a :class:`TrainingSpec` (``off``: float32)."""
 
 
 @dataclass(frozen=True)
@@ -399,13 +403,20 @@ class TrainingSpec:
     """Optimizer and schedule.
 
     Attributes:
-        batch_size: Rows per step. The default suits data sets of 10^5-10^6 rows (MovieLens-100K
-            takes about 80 steps an epoch); raise it for Criteo-size data.
+        lr: Learning rate; ``None``: the recipe's rule, which follows the training rows
+            (:func:`recsearch.objectives.recipe.default_lr`: Adam at 1e-3 on a million rows,
+            up to 1e-2 on a few thousand).
+        batch_size: Rows per step at most. The recipe shrinks it when a budget would take
+            fewer than its minimum number of steps (:class:`recsearch.objectives.recipe.Recipe`);
+            raise it for Criteo-size data.
         epochs: Epoch budget (fractional allowed). A ``Budget`` given to the trainer replaces it
             (``Budget.epochs``) or caps it in rows (``Budget.rows``), so a multi-fidelity strategy
             sets the fidelity, not the spec.
-        patience: Early stopping after this many evaluations without a better validation logloss.
+        patience: Early stopping after this many evaluations without a better validation value
+            of the monitored metric (the search metric); 0 disables it.
         grad_clip: Gradient-norm clip; 0 disables it.
+        mixed_precision: ``bf16`` or ``fp16`` autocast of the forward pass (``fp16`` with a
+            gradient scaler on CUDA); ``off`` trains in float32.
 
     Example:
         >>> TrainingSpec(optimizer="adagrad", lr=0.01).optimizer
@@ -413,7 +424,7 @@ class TrainingSpec:
     """
 
     optimizer: OptimizerName = "adam"
-    lr: float = 1e-3
+    lr: float | None = None
     momentum: float = 0.9
     embedding_weight_decay: float = 0.0
     dense_weight_decay: float = 0.0
@@ -421,12 +432,15 @@ class TrainingSpec:
     epochs: float = 1.0
     patience: int = 2
     grad_clip: float = 10.0
+    mixed_precision: PrecisionName = "off"
 
     def __post_init__(self) -> None:
         _check_choice("TrainingSpec", "optimizer", self.optimizer, OPTIMIZERS)
-        if self.lr <= 0 or self.batch_size < 1 or self.epochs <= 0:
+        _check_choice("TrainingSpec", "mixed_precision", self.mixed_precision, PRECISIONS)
+        bad_lr = self.lr is not None and not self.lr > 0
+        if bad_lr or self.batch_size < 1 or not 0 < self.epochs < float("inf"):
             raise InvalidParameterError(
-                "TrainingSpec needs lr > 0, batch_size >= 1 and epochs > 0. "
+                "TrainingSpec needs lr > 0 (or None), batch_size >= 1 and finite epochs > 0. "
                 f"Got lr={self.lr!r}, batch_size={self.batch_size!r}, epochs={self.epochs!r}."
             )
 

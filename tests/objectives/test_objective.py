@@ -22,6 +22,7 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import ObjectiveHook
 from recsearch.objectives.objective import CTRObjective
 from recsearch.objectives.trainer import Budget
+from recsearch.objectives.trainer import Recipe
 from recsearch.objectives.trainer import TrainResult
 from recsearch.spaces import available
 from recsearch.spaces import compose
@@ -33,6 +34,11 @@ from recsearch.spec import ModelSpec
 from recsearch.spec import TrainingSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+NO_MIN = Recipe(min_steps=0)
+"""Mechanics at tiny budgets: the recipe's minimum steps off, so a budget trains what it names."""
+QUARTER = Budget(epochs=0.25, eval_every=0.25, recipe=NO_MIN)
+HALF = Budget(epochs=0.5, eval_every=0.25, recipe=NO_MIN)
 
 SMALL_BASE = DEEPFM_BASE.replace(
     training=TrainingSpec(batch_size=256, patience=0), head=DEEPFM_BASE.head.__class__((32,))
@@ -102,7 +108,7 @@ def test_twenty_configurations_per_preset_train(name: str, data: Dataset) -> Non
                              pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(20):
         spec = decode(config, data.schema)
-        result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3))
+        result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3, recipe=NO_MIN))
         assert isinstance(result, TrainResult)
         assert 0.0 <= result.valid_auc <= 1.0 and math.isfinite(result.valid_logloss)
         assert spec.name == name
@@ -115,7 +121,7 @@ def test_presets_train_on_a_movielens_like_schema(name: str) -> None:
     objective = CTRObjective(data, space, device="cpu", seed=0,
                              pretrained=_pretrained(name, space, data))
     for config in space.sample_configuration(4):
-        result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3))
+        result = objective.evaluate(config, Budget(epochs=0.3, eval_every=0.3, recipe=NO_MIN))
         assert math.isfinite(result.valid_logloss)
 
 
@@ -123,7 +129,7 @@ def test_hyperband_prunes_some_trials_and_completes_others(data: Dataset) -> Non
     space = compose(train=training(optimizers=("adam", "sgd")))
     recorder = Recorder()
     objective = CTRObjective(
-        data, space, budget=Budget(epochs=2.0, eval_every=0.25), device="cpu",
+        data, space, budget=Budget(epochs=2.0, eval_every=0.25, recipe=NO_MIN), device="cpu",
         base=SMALL_BASE, hooks=(recorder,),
     )
     study = optuna.create_study(
@@ -151,13 +157,14 @@ def test_hyperband_prunes_some_trials_and_completes_others(data: Dataset) -> Non
 def test_user_attributes_and_hooks_of_a_complete_trial(data: Dataset) -> None:
     space = preset("autodim", data.schema)
     recorder = Recorder()
-    objective = CTRObjective(data, space, budget=Budget(epochs=0.5, eval_every=0.25),
+    objective = CTRObjective(data, space, budget=HALF,
                              device="cpu", base=SMALL_BASE, hooks=(recorder,))
     study = optuna.create_study(direction=objective.direction)
     study.optimize(objective, n_trials=1)
     t = study.trials[0]
     assert t.state == TrialState.COMPLETE
-    for key in ("valid_auc", "valid_logloss", "test_auc", "test_logloss", "cost.params",
+    assert not [k for k in t.user_attrs if k.startswith("test_")], "a search never tests"
+    for key in ("valid_auc", "valid_logloss", "cost.params",
                 "cost.embedding_bytes", "cost.flops", "cost.latency_ms", "epochs", "spec"):
         assert key in t.user_attrs, key
     assert "failure" not in t.user_attrs
@@ -177,7 +184,7 @@ def test_forbidden_configuration_fails_the_trial_before_training(data: Dataset) 
     space = compose(train=training(optimizers=("adam", "sgd")))
     space.add(ForbiddenEqualsClause(space["train.optimizer"], "sgd"))
     recorder = Recorder()
-    objective = CTRObjective(data, space, budget=0.25, device="cpu", base=SMALL_BASE,
+    objective = CTRObjective(data, space, budget=QUARTER, device="cpu", base=SMALL_BASE,
                              hooks=(recorder,))
     study = optuna.create_study(direction="maximize")
     study.enqueue_trial({"train.optimizer": "sgd"})
@@ -191,7 +198,7 @@ def test_forbidden_configuration_fails_the_trial_before_training(data: Dataset) 
 
 
 def test_training_error_fails_the_trial_with_its_reason(data: Dataset) -> None:
-    objective = CTRObjective(data, preset("hpo", data.schema), budget=0.25, device="cpu",
+    objective = CTRObjective(data, preset("hpo", data.schema), budget=QUARTER, device="cpu",
                              memory_cap=16)
     study = optuna.create_study(direction="maximize")
     study.optimize(objective, n_trials=2, catch=(Exception,))
@@ -204,7 +211,7 @@ def test_training_error_fails_the_trial_with_its_reason(data: Dataset) -> None:
 
 def test_fidelity_trains_on_a_fraction_of_the_rows(data: Dataset) -> None:
     space = compose(train=training(optimizers=("adam",)))
-    objective = CTRObjective(data, space, budget=Budget(epochs=1.0, eval_every=0.5),
+    objective = CTRObjective(data, space, budget=Budget(epochs=1.0, eval_every=0.5, recipe=NO_MIN),
                              device="cpu", base=SMALL_BASE)
     study = optuna.create_study(direction="maximize")
 
@@ -222,7 +229,7 @@ def test_fidelity_trains_on_a_fraction_of_the_rows(data: Dataset) -> None:
 
 def test_multi_objective_returns_metric_and_cost(data: Dataset) -> None:
     objective = CTRObjective(data, preset("autodim", data.schema), metric="logloss",
-                             cost="params", budget=0.25, device="cpu", base=SMALL_BASE)
+                             cost="params", budget=QUARTER, device="cpu", base=SMALL_BASE)
     assert objective.directions == ["minimize", "minimize"]
     study = optuna.create_study(directions=objective.directions)
     study.optimize(objective, n_trials=2)

@@ -15,10 +15,12 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import MemoryCapError
 from recsearch.errors import NonFiniteLossError
 from recsearch.objectives import Budget
+from recsearch.objectives import Recipe
 from recsearch.objectives import auc
 from recsearch.objectives import build_model
 from recsearch.objectives import logloss
 from recsearch.objectives import train
+from recsearch.objectives import evaluation as evaluation_module
 from recsearch.objectives import trainer as trainer_module
 from recsearch.objectives.trainer import make_optimizer
 from recsearch.objectives.trainer import mixture_loss
@@ -28,6 +30,8 @@ from recsearch.spec import TrainingSpec
 from recsearch.spec import baseline
 
 FAST = TrainingSpec(batch_size=64, lr=0.01)
+NO_MIN = Recipe(min_steps=0)
+"""The recipe without its minimum steps: budgets train exactly what they name."""
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
@@ -35,7 +39,9 @@ def test_every_baseline_learns_planted_signal_in_one_epoch(
     make_dataset, make_sequence_dataset, name
 ) -> None:
     ds = make_sequence_dataset(3000) if name == "din" else make_dataset(3000)
-    result = train(baseline(name, ds.schema, training=FAST), ds, 1.0, device="cpu")
+    budget = Budget(epochs=1.0, recipe=NO_MIN)
+    result = train(baseline(name, ds.schema, training=FAST), ds, budget, device="cpu",
+                   evaluate_test=True)
     assert result.valid_auc > 0.6, result
     assert result.test_auc > 0.6, result
     assert result.epochs_run == 1.0
@@ -62,7 +68,7 @@ def test_report_sees_every_fraction_and_may_stop_training(make_dataset) -> None:
     result = train(
         baseline("fm", ds.schema, training=FAST),
         ds,
-        Budget(epochs=1.0, eval_every=0.25),
+        Budget(epochs=1.0, eval_every=0.25, recipe=NO_MIN),
         device="cpu",
         report=lambda step, a, loss: seen.append((step, a, loss)),
     )
@@ -83,8 +89,8 @@ def test_report_sees_every_fraction_and_may_stop_training(make_dataset) -> None:
 def test_budget_in_rows_and_fractional_epochs(make_dataset) -> None:
     ds = make_dataset(1000)  # 800 training rows
     spec = baseline("lr", ds.schema, training=FAST)
-    assert train(spec, ds, Budget(rows=200), device="cpu").epochs_run == 0.25
-    r = train(spec, ds, 1.5, device="cpu")
+    assert train(spec, ds, Budget(rows=200, recipe=NO_MIN), device="cpu").epochs_run == 0.25
+    r = train(spec, ds, Budget(epochs=1.5, recipe=NO_MIN), device="cpu")
     assert r.epochs_run == 1.5 and [h.step for h in r.history] == [1.0, 1.5]
     with pytest.raises(InvalidParameterError, match="budget"):
         train(spec, ds, "lots")  # type: ignore[arg-type]
@@ -95,17 +101,18 @@ def test_budget_in_rows_and_fractional_epochs(make_dataset) -> None:
 def test_early_stopping_and_best_weights(make_dataset, monkeypatch) -> None:
     ds = make_dataset(1000)
     losses = iter([0.5, 0.4, 0.45, 0.46, 0.47])
-    real = trainer_module._evaluate
+    real = evaluation_module.evaluate
     weights = []
 
-    def fake(model, data, rows):
+    def fake(model, data, rows, dtype=None):
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]).clone())
-        a, _ = real(model, data, rows)
+        a, _ = real(model, data, rows, dtype)
         return a, next(losses)
 
-    monkeypatch.setattr(trainer_module, "_evaluate", fake)
+    monkeypatch.setattr(evaluation_module, "evaluate", fake)
     spec = baseline("fm", ds.schema, training=TrainingSpec(batch_size=64, lr=0.01, patience=2))
-    result = train(spec, ds, Budget(epochs=3.0, eval_every=0.5), device="cpu")
+    result = train(spec, ds, Budget(epochs=3.0, eval_every=0.5, recipe=NO_MIN), device="cpu",
+                   monitor="logloss", evaluate_test=True)
     # losses 0.5, 0.4 (best), 0.45, 0.46 -> two bad evaluations -> stop after 2 epochs
     assert [h.valid_logloss for h in result.history] == [0.5, 0.4, 0.45, 0.46]
     assert result.epochs_run == 2.0
@@ -175,7 +182,7 @@ def test_losses_and_optimizers_train(make_dataset, loss, optimizer) -> None:
     lr = {"adam": 0.01, "adagrad": 0.1, "sgd": 0.1}[optimizer]
     spec = baseline("fm", ds.schema, loss=loss,
                     training=TrainingSpec(optimizer=optimizer, lr=lr, batch_size=32))
-    result = train(spec, ds, 2.0, device="cpu", measure=False)
+    result = train(spec, ds, Budget(epochs=2.0, recipe=NO_MIN), device="cpu", measure=False)
     assert result.valid_auc > 0.6
 
 
@@ -212,7 +219,7 @@ def test_gradient_clipping_bounds_the_update(make_dataset, monkeypatch, clip) ->
     monkeypatch.setattr(trainer_module, "build_model", capture)
     # one plain SGD step: the update is exactly lr times the (clipped) gradient
     training = TrainingSpec(optimizer="sgd", momentum=0.0, lr=1.0, batch_size=32, grad_clip=clip)
-    train(baseline("deepfm", ds.schema, training=training), ds, Budget(rows=32), measure=False)
+    train(baseline("deepfm", ds.schema, training=training), ds, Budget(steps=1), measure=False)
     model, before = built[0]
     change = torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
     if clip:
@@ -255,6 +262,7 @@ def test_device_auto_is_cpu_without_cuda() -> None:
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_trains_on_cuda(make_dataset) -> None:
     ds = make_dataset(3000)
     result = train(baseline("deepfm", ds.schema, training=FAST), ds, 1.0, device="cuda")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pytest
-from conftest import fm_base
-from conftest import planted
+from _oneshot_support import fm_base
+from _oneshot_support import planted
 from optuna.trial import TrialState
 
 from recsearch.errors import InvalidParameterError
@@ -21,7 +22,9 @@ from recsearch.oneshot.study import wire
 from recsearch.spaces import preset
 
 
-def _study(n_trials: int, *, storage=None, name="s", budget=1.0, strategy="autofis-oneshot"):  # type: ignore[no-untyped-def]
+def _study(  # type: ignore[no-untyped-def]
+    n_trials: int, *, storage=None, name="s", budget=1.0, strategy="autofis-oneshot"
+):
     ds = planted(3000, 5, 0)
     space = preset("autofis", ds.schema)
     objective = CTRObjective(ds, space, budget=0.5, device="cpu", seed=0,
@@ -52,6 +55,20 @@ def test_the_first_trial_searches_then_its_configurations_then_tpe() -> None:
     assert isinstance(strategy.sampler, optuna.samplers.TPESampler)
 
 
+def test_an_enqueued_configuration_runs_before_the_search_claims_a_trial() -> None:
+    ds = planted(3000, 5, 0)
+    space = preset("autofis", ds.schema)
+    objective = CTRObjective(ds, space, budget=0.5, device="cpu", seed=0,
+                             base=fm_base(space, batch_size=128))
+    strategy, wrapped = wire("autofis-oneshot", space, objective, seed=0, budget=0.5)
+    study = strategy.create_study(direction="maximize")
+    study.enqueue_trial({n: True for n in space})  # e.g. the base configuration first
+    study.optimize(wrapped, n_trials=3)
+    first, second = study.trials[:2]
+    assert first.state == TrialState.COMPLETE and not is_search_trial(first)
+    assert is_search_trial(second)
+
+
 def test_a_resumed_study_does_not_search_again() -> None:
     storage = optuna.storages.InMemoryStorage()
     _study(2, storage=storage)
@@ -73,4 +90,46 @@ def test_names_and_listing() -> None:
     assert "Spaces: autofis, sif" in table["autofis-oneshot"]
     assert "Spaces: autodim" in table["autodim-oneshot"]
     with pytest.raises(InvalidParameterError, match="autofis-oneshot"):
-        wire("autogroup-oneshot", None, None)  # type: ignore[arg-type]
+        wire("autopi-oneshot", None, None)  # type: ignore[arg-type]
+
+
+def test_run_and_compare_take_a_one_shot_strategy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsearch import cli
+    from recsearch import runner
+    from recsearch.compare import run_comparison
+
+    monkeypatch.chdir(tmp_path)
+    storage = f"journal:{tmp_path / 'studies.log'}"
+    code = cli.main(["run", "--dataset", "synthetic", "--dataset-option", "n_rows=1500",
+                     "--dataset-option", "n_categorical=4", "--space", "autofis",
+                     "--strategy", "autofis-oneshot", "--trials", "4", "--budget-epochs", "0.5",
+                     "--strategy-option", "oneshot.budget=0.5",
+                     "--strategy-option", "n_startup_trials=3",
+                     "--storage", storage, "--study", "s", "--tracking-uri", "none"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    study, _ = runner.load_study(study_name="s", storage=storage)
+    states = [t.state for t in study.trials]
+    assert is_search_trial(study.trials[0]) and states[0] == TrialState.PRUNED
+    assert all(DERIVED_ATTR in t.user_attrs for t in study.trials[1:])
+    assert json.loads(study.trials[0].user_attrs[ONESHOT_ATTR])["epochs"] == pytest.approx(
+        0.5, abs=0.01
+    )
+    assert not is_search_trial(study.best_trial)
+    assert cli.main(["strategies"]) == 0
+    listed = capsys.readouterr().out
+    assert "autofis-oneshot" in listed and "Spaces: autofis, sif" in listed
+    report = run_comparison(
+        dataset="synthetic", dataset_options={"n_rows": 1500, "n_categorical": 4},
+        space="autofis", strategies=["random", "autofis-oneshot"], seeds=1, budget=3.0,
+        budget_epochs_per_trial=0.5, out_dir=tmp_path / "rep", track=False,
+    )
+    runs = {r.strategy: r for r in report.runs}
+    oneshot_run = runs["autofis-oneshot"]
+    assert oneshot_run.trials[0].state == "PRUNED" and oneshot_run.trials[0].epochs > 0
+    assert oneshot_run.epochs == pytest.approx(runs["random"].epochs, abs=1.5)
+    assert "autofis-oneshot" in report.to_markdown()
+    written = (tmp_path / "rep" / "results.md").read_text()
+    assert "supernet search, charged at its epochs times" in written

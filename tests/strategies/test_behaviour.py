@@ -12,6 +12,7 @@ from ConfigSpace import ConfigurationSpace
 from optuna.trial import TrialState
 
 from recsearch.hooks import USER_ATTR_FIDELITY
+from recsearch.spaces import configuration_from_params
 from recsearch.strategies import CONFIG_ATTR
 from recsearch.strategies import AutoCTRSampler
 from recsearch.strategies import NBTree
@@ -289,7 +290,7 @@ def test_smac_starts_with_its_sobol_design_and_workers_skip_what_is_held(make_sp
     from recsearch.strategies._smac import _sobol_design
 
     def key_of_trial(trial) -> _cs.ConfigKey:  # type: ignore[no-untyped-def]
-        return _cs.key_of(_cs.configuration_from_params(space, trial.params).get_array())
+        return _cs.key_of(configuration_from_params(trial.params, space).get_array())
 
     space = make_space()
     strategy = create("smac", space, seed=3, n_initial=6, retrain_after=2, challengers=50)

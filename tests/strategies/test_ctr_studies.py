@@ -10,9 +10,13 @@ from optuna.trial import TrialState
 from recsearch.data.synthetic import synthetic
 from recsearch.objectives.objective import CTRObjective
 from recsearch.objectives.trainer import Budget
+from recsearch.objectives.trainer import Recipe
 from recsearch.spaces import preset
 from recsearch.strategies import ConfigSpaceSampler
 from recsearch.strategies import available
+
+# NOTE: mechanics at a tiny budget: without the recipe's minimum steps, as before it.
+TINY_BUDGET = Budget(epochs=0.5, eval_every=0.25, recipe=Recipe(min_steps=0))
 
 PARAMS = sorted(available())
 
@@ -26,9 +30,7 @@ def dataset():  # type: ignore[no-untyped-def]
 def test_thirty_trial_ctr_study(name: str, dataset, make_strategy) -> None:
     torch.set_num_threads(1)
     space = preset("full", dataset.schema)
-    objective = CTRObjective(
-        dataset, space, budget=Budget(epochs=0.5, eval_every=0.25), device="cpu", seed=0
-    )
+    objective = CTRObjective(dataset, space, budget=TINY_BUDGET, device="cpu", seed=0)
     strategy = make_strategy(name, space, seed=0)
     study = strategy.create_study(direction="maximize")
     # NOTE: some configurations legitimately fail (non-finite loss); the study goes on.

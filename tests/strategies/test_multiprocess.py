@@ -11,7 +11,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from recsearch.strategies import available
-from recsearch.strategies._cs import configuration_from_params
+from recsearch.spaces import configuration_from_params
 from recsearch.strategies._cs import key_of
 from recsearch.testing import make_conditional_space
 
@@ -70,7 +70,7 @@ def test_three_processes_share_one_study_per_strategy(tmp_path: Path, run_worker
             assert len(done) >= len(trials) // 2, name  # forbidden draws fail, by design
             continue
         assert len(done) == len(trials), name
-        keys = [key_of(configuration_from_params(space, t.params).get_array()) for t in done]
+        keys = [key_of(configuration_from_params(t.params, space).get_array()) for t in done]
         # NOTE: racing proposals (even one whose twin finished while this worker sampled) are
         # given up by the claim check, so no configuration is trained twice.
         assert len(set(keys)) == len(keys), name

@@ -26,7 +26,7 @@ WORKER = textwrap.dedent(
     import optuna, torch
     from recsearch.data.synthetic import synthetic
     from recsearch.objectives.objective import CTRObjective
-    from recsearch.objectives.trainer import Budget
+    from recsearch.objectives.trainer import Budget, Recipe
     from recsearch.storage import open_storage
     from recsearch.spaces import preset
     from recsearch.strategies import available, create
@@ -40,7 +40,8 @@ WORKER = textwrap.dedent(
     space = preset("full", dataset.schema)
     for name in sorted(available()):
         objective = CTRObjective(
-            dataset, space, budget=Budget(epochs=0.5, eval_every=0.25), device="cpu", seed=seed
+            dataset, space, budget=Budget(epochs=0.5, eval_every=0.25, recipe=Recipe(min_steps=0)),
+            device="cpu", seed=seed
         )
         strategy = create(name, space, seed=seed, **fast.get(name, {}))
         study = strategy.create_study(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import optuna
 import pytest
@@ -25,7 +28,9 @@ def _space() -> ConfigurationSpace:
     return space
 
 
-def _study(sampler: ReinforceSampler, objective, n: int, **kw) -> optuna.Study:  # type: ignore[no-untyped-def]
+def _study(
+    sampler: ReinforceSampler, objective: Callable[[optuna.Trial], Any], n: int, **kw: Any
+) -> optuna.Study:
     study = optuna.create_study(sampler=sampler, **kw)
     study.optimize(objective, n_trials=n)
     return study
@@ -107,3 +112,21 @@ def test_failed_trials_count_as_the_worst_reward() -> None:
 def test_invalid_options_are_named() -> None:
     with pytest.raises(InvalidParameterError, match="lr=0.*bins=1"):
         create("rl", _space(), lr=0.0, bins=1)
+
+
+def test_trials_finishing_out_of_order_replay_as_a_fresh_sampler_would() -> None:
+    space = _space()
+    sampler = ReinforceSampler(space, seed=4, lr=1.0)
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    for _ in range(3):  # NOTE: a few in order first, so the cache holds a replay
+        trial = study.ask()
+        study.tell(trial, float(suggest_configuration(trial, space)["big"]))
+    sampler.policy(sampler.history(study))
+    trials = [study.ask() for _ in range(3)]
+    values = [float(suggest_configuration(t, space)["big"]) for t in trials]
+    for k in (2, 0, 1):  # the last asked finishes first
+        study.tell(trials[k], values[k])
+        cached = sampler.policy(sampler.history(study))
+        fresh = ReinforceSampler(space, seed=4, lr=1.0)
+        replayed = fresh.policy(fresh.history(study))
+        assert np.allclose(cached.logits, replayed.logits)

@@ -123,7 +123,7 @@ def _build(p: Path, options: _clicklog.Options) -> Dataset:
         ) from None
     key_columns = [hour_of_day.view(np.uint64), weekday.view(np.uint64)]
     key_columns += [np.concatenate(parts) for parts in keys]
-    del keys
+    keys.clear()  # NOTE: the key parts are concatenated; free them
     return _clicklog.finish(
         "avazu",
         p,

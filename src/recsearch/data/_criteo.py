@@ -115,7 +115,7 @@ def _build(p: Path, options: _clicklog.Options) -> Dataset:
     if n == 0:
         raise DataError(f"{p}: no data rows")
     key_columns = [np.concatenate(parts) for parts in keys]
-    del keys
+    keys.clear()  # NOTE: the key parts are concatenated; free them
     return _clicklog.finish(
         "criteo",
         p,

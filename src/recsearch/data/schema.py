@@ -55,11 +55,6 @@ class Field:
     quantiles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     max_len: int = 0
 
-    @property
-    def is_sparse(self) -> bool:
-        """Whether the field is embedded (categorical or multi-hot)."""
-        return self.kind != "numeric"
-
     def __repr__(self) -> str:
         return f"Field(name={self.name!r}, kind={self.kind!r}, vocab_size={self.vocab_size})"
 

@@ -13,23 +13,25 @@ from typing import Any
 if TYPE_CHECKING:
     from recsearch.objectives.cost import Cost
     from recsearch.objectives.cost import static_cost
+    from recsearch.objectives.evaluation import StepRecord
     from recsearch.objectives.metrics import auc
     from recsearch.objectives.metrics import logloss
     from recsearch.objectives.model import CTRModel
     from recsearch.objectives.model import build_model
     from recsearch.objectives.objective import CTRObjective
-    from recsearch.objectives.trainer import Budget
-    from recsearch.objectives.trainer import StepRecord
+    from recsearch.objectives.recipe import Budget
+    from recsearch.objectives.recipe import Recipe
     from recsearch.objectives.trainer import TrainResult
     from recsearch.objectives.trainer import resolve_device
     from recsearch.objectives.trainer import train
 
 _EXPORTS = {
-    "Budget": "trainer",
+    "Budget": "recipe",
     "CTRModel": "model",
     "CTRObjective": "objective",
     "Cost": "cost",
-    "StepRecord": "trainer",
+    "Recipe": "recipe",
+    "StepRecord": "evaluation",
     "TrainResult": "trainer",
     "auc": "metrics",
     "build_model": "model",

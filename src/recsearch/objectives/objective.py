@@ -8,8 +8,16 @@ One call of :class:`CTRObjective` on a trial:
    ``trial.report(value, step)`` with ``step`` the 1-based evaluation index, then
    ``trial.should_prune()`` (single-objective studies only: Optuna has no pruning for
    multi-objective studies);
-4. the user attributes of :mod:`recsearch.hooks` (metrics, ``cost.*``, ``epochs``, ``spec``,
-   ``failure``) and the hooks' callbacks.
+4. the user attributes of :mod:`recsearch.hooks` (validation metrics, ``cost.*``, ``epochs``,
+   ``spec``, ``failure``), the resolved recipe (``recipe.batch_size``, ``recipe.lr``), the
+   per-trial times (``time.build_s``, ``time.first_step_s``, ``time.train_s``) and the hooks'
+   callbacks.
+
+A search trial never reads the test split: test metrics come from the retrain stage
+(:func:`recsearch.objectives.objective.CTRObjective.evaluate` with ``evaluate_test=True``).
+Training stops early, and keeps its best weights, by the search metric. Latency is measured
+once per distinct architecture (the spec without its training settings) and cached on the
+objective; ``latency="always"`` measures every trial, ``"never"`` records NaN.
 
 A failure of any step sets the ``failure`` user attribute (``"<ErrorType>: <message>"``) and
 re-raises, so Optuna records the trial as FAIL; run the study with ``catch=(Exception,)`` to go
@@ -19,6 +27,7 @@ on. A pruned trial records ``epochs`` (the epoch-equivalents it consumed) before
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -40,23 +49,31 @@ from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import record_failure
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
 from recsearch.hooks import ObjectiveHook
+from recsearch.objectives.recipe import Recipe
 from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
-from recsearch.spaces.decode import sections
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
+from recsearch.spaces.decode import sections
+from recsearch.study.failures import exception_kind
+from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     from recsearch.spec import ModelSpec
 
 __all__ = ["COST_MEASURES", "DEFAULT_BUDGET", "METRICS", "CTRObjective"]
+
+USER_ATTR_BATCH = "recipe.batch_size"
+USER_ATTR_RUNG = "recipe.rung"
+"""``fidelity="rows"``: the last rung (0-based) the trial trained."""
+USER_ATTR_LR = "recipe.lr"
+USER_ATTR_TIMES = {"build": "time.build_s", "first_step": "time.first_step_s",
+                   "train": "time.train_s"}
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +82,8 @@ CostMeasure = Literal["params", "embedding_bytes", "flops", "latency_ms", "embed
 METRICS: dict[str, str] = {"auc": "maximize", "logloss": "minimize"}
 COST_MEASURES: tuple[str, ...] = get_args(CostMeasure)
 DEFAULT_BUDGET = Budget(epochs=1.0, eval_every=0.25)
-"""One epoch, evaluated (and reported to the pruner) four times."""
+"""One epoch, evaluated (and reported to the pruner) four times, with the default
+:class:`~recsearch.objectives.recipe.Recipe` (at least 100 optimizer steps)."""
 
 
 class CTRObjective:
@@ -86,6 +104,10 @@ class CTRObjective:
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
         pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
             with :func:`recsearch.objectives.model.read_state`).
+        recipe: The training recipe (a :class:`~recsearch.objectives.recipe.Recipe` or its
+            ``to_dict()``, as a study's settings store it); replaces the budget's.
+        latency: ``cached``: measure inference latency once per distinct architecture;
+            ``always``: every trial; ``never``: record NaN.
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -110,6 +132,8 @@ class CTRObjective:
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
         pretrained: Mapping[str, Any] | None = None,
+        recipe: Recipe | Mapping[str, Any] | None = None,
+        latency: Literal["cached", "always", "never"] = "cached",
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -122,6 +146,8 @@ class CTRObjective:
         self.hooks = hooks
         self.pretrained = pretrained
         self.memory_cap = memory_cap
+        self.recipe = recipe
+        self.latency = latency
 
     # -- configuration ---------------------------------------------------------------------
     def _check(self) -> None:
@@ -134,6 +160,11 @@ class CTRObjective:
             raise InvalidParameterError(
                 f"The 'cost' parameter of CTRObjective must be None or a str among "
                 f"{COST_MEASURES}. Got {self.cost!r} instead."
+            )
+        if self.latency not in ("cached", "always", "never"):
+            raise InvalidParameterError(
+                "The 'latency' parameter of CTRObjective must be a str among "
+                f"('cached', 'always', 'never'). Got {self.latency!r} instead."
             )
         if not isinstance(self.dataset, Dataset):
             raise InvalidParameterError(
@@ -169,15 +200,20 @@ class CTRObjective:
     def _budget(self, override: Budget | float | None = None) -> Budget:
         budget = self.budget if override is None else override
         if budget is None:
-            return DEFAULT_BUDGET
-        if isinstance(budget, Budget):
+            budget = DEFAULT_BUDGET
+        elif isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+            budget = Budget(epochs=float(budget), eval_every=DEFAULT_BUDGET.eval_every)
+        elif not isinstance(budget, Budget):
+            raise InvalidParameterError(
+                "The 'budget' parameter of CTRObjective must be a Budget, a positive number of "
+                f"epochs or None. Got {budget!r} instead."
+            )
+        if self.recipe is None:
             return budget
-        if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
-            return Budget(epochs=float(budget), eval_every=DEFAULT_BUDGET.eval_every)
-        raise InvalidParameterError(
-            "The 'budget' parameter of CTRObjective must be a Budget, a positive number of "
-            f"epochs or None. Got {budget!r} instead."
-        )
+        recipe = self.recipe
+        if not isinstance(recipe, Recipe):
+            recipe = Recipe.from_dict(recipe)
+        return dataclasses.replace(budget, recipe=recipe)
 
     def _subsample(self, fidelity: Any) -> tuple[Dataset, float]:
         if fidelity is None:
@@ -204,28 +240,37 @@ class CTRObjective:
         budget: Budget | float | None = None,
         *,
         report: Callable[[float, float, float], None] | None = None,
+        seed: int | None = None,
+        evaluate_test: bool = False,
     ) -> TrainResult:
-        """Decode and train one configuration outside Optuna.
+        """Decode and train one configuration outside a search (the retrain stage's call).
 
         Args:
-            config: A configuration of :attr:`space`.
+            config: A configuration of :attr:`space` (or a mapping of its parameters).
             budget: Overrides the objective's budget.
             report: Passed to the trainer (``report(step, valid_auc, valid_logloss)``).
+            seed: Overrides the objective's training seed.
+            evaluate_test: Score the test split with the best weights (``test_auc`` and
+                ``test_logloss`` in ``result.metrics()``); a search never does.
 
         Returns:
             The trainer's result.
         """
         self._check()
+        if not isinstance(config, Configuration):
+            config = Configuration(self.space, values=dict(config))
         spec = decode(config, self.dataset.schema, base=self.base)
         return train(
             spec,
             self.dataset,
             self._budget(budget),
             device=self.device,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
             report=report,
             memory_cap=self.memory_cap,
             pretrained=self.pretrained,
+            monitor=self.metric,
+            evaluate_test=evaluate_test,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -257,18 +302,47 @@ class CTRObjective:
         config = suggest(trial, self.space)
         params = {k: to_param(self.space[k], v) for k, v in config.items()}
         self._hook("trial_started", trial, params)
-        schema = self.dataset.schema
-        spec = decode(config, schema, base=self.base)
+        spec = decode(config, self.dataset.schema, base=self.base)
         trial.set_user_attr(USER_ATTR_SPEC, json.dumps(spec.to_dict(), sort_keys=True))
-        dataset, fraction = self._subsample(trial.user_attrs.get(USER_ATTR_FIDELITY))
         key = f"valid_{self.metric}"
-        prune = self.cost is None
+        budget = self._budget()
+        fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
+        pruner = getattr(getattr(trial, "study", None), "pruner", None)
+        if budget.recipe.fidelity == "rows" and fixed is None and not _never_prunes(pruner):
+            rungs: tuple[float | None, ...] = budget.recipe.rungs
+        else:
+            rungs = (fixed,)
+        spent = 0.0
+        for rung, fidelity in enumerate(rungs):
+            dataset, fraction = self._subsample(fidelity)
+            per_evaluation = len(rungs) == 1 and self.cost is None
+            result = self._train(trial, state, spec, dataset, fraction, spent, per_evaluation)
+            spent = state["epochs"] = spent + float(result.epochs_run) * fraction
+            value = float(result.metrics()[key])
+            if len(rungs) > 1 and self.cost is None:
+                trial.set_user_attr(USER_ATTR_RUNG, rung)
+                step = round(float(rungs[rung]) / float(rungs[0]))  # type: ignore[arg-type]
+                if math.isfinite(value):
+                    trial.report(value, step)
+                if rung < len(rungs) - 1 and trial.should_prune():
+                    raise optuna.TrialPruned(
+                        f"pruned after rung {rung + 1} ({fraction:.3g} of the rows, "
+                        f"{key}={value:.5f})"
+                    )
+        return self._record(trial, state, result)
+
+    def _train(
+        self, trial: optuna.Trial, state: dict[str, Any], spec: ModelSpec, dataset: Dataset,
+        fraction: float, spent: float, prune: bool,
+    ) -> TrainResult:
+        """One training of ``spec``; each evaluation is hooked and, when ``prune``, reported."""
+        key = f"valid_{self.metric}"
         evaluations = [0]
 
         def report(step: float, valid_auc: float, valid_logloss: float) -> None:
             evaluations[0] += 1
             index = evaluations[0]
-            state["epochs"] = float(step) * fraction
+            state["epochs"] = spent + float(step) * fraction
             metrics = {"valid_auc": float(valid_auc), "valid_logloss": float(valid_logloss)}
             state["metrics"] = metrics
             self._hook("step_reported", trial, index, {**metrics, "epoch": float(step)})
@@ -280,6 +354,8 @@ class CTRObjective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at evaluation {index} ({key}={value:.5f})")
 
+        arch = _architecture(spec)
+        cached = self._latencies.get(arch) if self.latency == "cached" else None
         result = train(
             spec,
             dataset,
@@ -289,12 +365,34 @@ class CTRObjective:
             report=report,
             memory_cap=self.memory_cap,
             pretrained=self.pretrained,
+            measure=self.latency == "always" or (self.latency == "cached" and cached is None),
+            monitor=self.metric,
         )
-        state["epochs"] = float(result.epochs_run) * fraction
+        if self.latency != "cached":
+            return result
+        if cached is None:
+            self._latencies[arch] = result.cost.latency_ms_per_1000
+            return result
+        return dataclasses.replace(
+            result, cost=dataclasses.replace(result.cost, latency_ms_per_1000=cached)
+        )
+
+    def _record(
+        self, trial: optuna.Trial, state: dict[str, Any], result: TrainResult
+    ) -> float | tuple[float, float]:
+        key = f"valid_{self.metric}"
         metrics = result.metrics()
         state["metrics"] = metrics
         for name, value in metrics.items():
             trial.set_user_attr(name, float(value))
+        if result.plan is not None:
+            trial.set_user_attr(USER_ATTR_BATCH, result.plan.batch_size)
+            trial.set_user_attr(USER_ATTR_LR, result.plan.lr)
+        times = {"build": result.build_seconds, "first_step": result.first_step_seconds,
+                 "train": result.train_seconds}
+        for name, seconds in times.items():
+            if math.isfinite(seconds):
+                trial.set_user_attr(USER_ATTR_TIMES[name], round(float(seconds), 6))
         costs = result.cost.as_dict()
         for name, value in costs.items():
             trial.set_user_attr(f"{COST_PREFIX}{name}", float(value))
@@ -307,9 +405,28 @@ class CTRObjective:
             return value, float(costs[self.cost])
         return value
 
+    @property
+    def _latencies(self) -> dict[str, float]:
+        cache = self.__dict__.get("_latency_cache")
+        if cache is None:
+            cache = self.__dict__["_latency_cache"] = {}
+        return cache
+
     def __repr__(self) -> str:
         return (
             f"CTRObjective(dataset={getattr(self.dataset, 'name', '?')!r}, "
             f"space={len(self.space)} hyperparameters, metric={self.metric!r}, "
             f"budget={self.budget!r}, cost={self.cost!r})"
         )
+
+
+def _architecture(spec: ModelSpec) -> str:
+    """A key equal for specs that build the same network (training settings left out)."""
+    from recsearch.spec import TrainingSpec
+
+    return json.dumps(spec.replace(training=TrainingSpec(), name="").to_dict(), sort_keys=True)
+
+
+def _never_prunes(pruner: Any) -> bool:
+    """A study whose pruner never stops a trial gains nothing from the smaller rungs."""
+    return isinstance(pruner, optuna.pruners.NopPruner)

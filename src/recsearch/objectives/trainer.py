@@ -1,20 +1,28 @@
-"""The budgeted trainer: a spec and a data set in, validation and test metrics out.
+"""The budgeted trainer: a spec and a data set in, validation metrics (and test, on request) out.
 
-The splits move to the device once. Each epoch draws one permutation, reorders the training
-tensors with it once, and slices batches from the reordered copies: no per-sample Python and no
-host-to-device copy per batch. Evaluation runs after every ``Budget.eval_every`` epochs (and at the
-end); the ``report`` callback sees each evaluation and may raise (``optuna.TrialPruned``) to stop
-training. Test metrics are computed with the weights of the best (lowest validation logloss)
-evaluation.
+:func:`train` is the loop; its pieces live beside it:
+
+- :mod:`recsearch.objectives.recipe`: :class:`Budget` and the :class:`Recipe` that turn a budget
+  into a plan (batch size, learning rate, rows, evaluation points, minimum steps);
+- :mod:`recsearch.objectives.batching`: the splits on the device (once) and the stream of
+  training batches (one permutation an epoch, batches sliced from it: no per-batch host copy);
+- :mod:`recsearch.objectives.evaluation`: validation metrics, the best state by the monitored
+  (search) metric and early stopping.
+
+The ``report`` callback sees each evaluation and may raise (``optuna.TrialPruned``) to stop
+training. The test split is never read unless ``evaluate_test=True`` (the retrain stage): a
+search must not see it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Literal
 
@@ -24,96 +32,55 @@ import torch.nn.functional as F
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import MemoryCapError
 from recsearch.errors import NonFiniteLossError
+from recsearch.objectives import evaluation as _evaluation
 from recsearch.objectives._plan import model_plan
+from recsearch.objectives.batching import stream
+from recsearch.objectives.batching import take
+from recsearch.objectives.batching import to_device
 from recsearch.objectives.cost import Cost
 from recsearch.objectives.cost import measure_latency
 from recsearch.objectives.cost import nonzero_embedding_params
 from recsearch.objectives.cost import parameter_count
 from recsearch.objectives.cost import training_bytes
-from recsearch.objectives.metrics import auc
-from recsearch.objectives.metrics import logloss
+from recsearch.objectives.evaluation import Monitor
+from recsearch.objectives.evaluation import Monitored
+from recsearch.objectives.evaluation import StepRecord
 from recsearch.objectives.model import CTRModel
 from recsearch.objectives.model import build_model
+from recsearch.objectives.recipe import Budget
+from recsearch.objectives.recipe import Plan
+from recsearch.objectives.recipe import Recipe
+from recsearch.objectives.recipe import default_lr
+from recsearch.objectives.recipe import plan as make_plan
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Dataset
     from recsearch.data.schema import Split
+    from recsearch.objectives.batching import Tensors
     from recsearch.objectives.embeddings import Batch
     from recsearch.spec import LossSpec
     from recsearch.spec import ModelSpec
     from recsearch.spec import TrainingSpec
+
+__all__ = [
+    "Budget",
+    "Recipe",
+    "StepRecord",
+    "TrainResult",
+    "batch_of",
+    "check_memory",
+    "make_optimizer",
+    "mixture_loss",
+    "resolve_device",
+    "train",
+]
 
 Report = Callable[[float, float, float], None]
 """``report(step, valid_auc, valid_logloss)``; ``step`` is the number of epochs trained so far."""
 
 DEFAULT_MEMORY_FRACTION = 0.5
 """Default memory cap: this fraction of the memory available on the device."""
-EVAL_BATCH_ROWS = 65536
 LATENCY_ROWS = 1000
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much training a call may spend.
-
-    Attributes:
-        epochs: Passes over the training rows (fractional allowed); replaces
-            ``spec.training.epochs`` when given.
-        rows: Training rows to process at most (a fidelity in rows rather than epochs).
-        eval_every: Epochs between evaluations (``0.25``: four reports per epoch).
-
-    Example:
-        >>> Budget(epochs=0.5, eval_every=0.25).eval_every
-        0.25
-    """
-
-    epochs: float | None = None
-    rows: int | None = None
-    eval_every: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.epochs is not None and not self.epochs > 0:
-            raise InvalidParameterError(
-                f"The 'epochs' parameter of Budget must be > 0. Got {self.epochs!r} instead."
-            )
-        if self.rows is not None and not self.rows > 0:
-            raise InvalidParameterError(
-                f"The 'rows' parameter of Budget must be > 0. Got {self.rows!r} instead."
-            )
-        if not self.eval_every > 0:
-            raise InvalidParameterError(
-                f"The 'eval_every' parameter of Budget must be > 0. Got {self.eval_every!r} "
-                "instead."
-            )
-
-    def total_rows(self, training: TrainingSpec, n_train: int) -> int:
-        """Training rows to process: the budget's epochs (else the spec's), capped by ``rows``."""
-        epochs = self.epochs if self.epochs is not None else training.epochs
-        total = max(1, round(epochs * n_train))
-        if self.rows is not None:
-            total = min(total, int(self.rows))
-        return total
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One evaluation during training.
-
-    Attributes:
-        step: Epochs trained so far.
-        rows: Training rows processed so far.
-        train_loss: Mean training loss since the previous evaluation.
-        valid_auc: Validation AUC.
-        valid_logloss: Validation logloss.
-        seconds: Wall time since training started.
-    """
-
-    step: float
-    rows: int
-    train_loss: float
-    valid_auc: float
-    valid_logloss: float
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -121,17 +88,23 @@ class TrainResult:
     """What one training run produced.
 
     Attributes:
-        valid_auc: Validation AUC at the best evaluation.
-        valid_logloss: Lowest validation logloss.
-        test_auc: Test AUC with the best weights.
-        test_logloss: Test logloss with the best weights.
+        valid_auc: Validation AUC at the best evaluation (by the monitored metric).
+        valid_logloss: Validation logloss at the best evaluation.
+        test_auc: Test AUC with the best weights; NaN unless ``evaluate_test``.
+        test_logloss: Test logloss with the best weights; NaN unless ``evaluate_test``.
         history: Every evaluation in order.
-        epochs_run: Epochs actually trained (fractional; early stopping shortens it).
-        cost: Size and latency of the model.
+        epochs_run: Epochs actually trained (fractional; early stopping shortens it and the
+            recipe's minimum steps may lengthen it).
+        cost: Size and latency of the model (latency NaN when not measured).
         best_step: ``step`` of the best evaluation.
         train_seconds: Wall time of the training steps (evaluations excluded).
         samples_per_second: Training rows per second of ``train_seconds``.
         device: Device the model ran on.
+        plan: The resolved recipe (batch size, learning rate, rows).
+        build_seconds: Wall time to build the model and its optimizer and move the splits.
+        first_step_seconds: Wall time of the first optimizer step (warm-up of the kernels).
+        tested: Whether the test split was evaluated.
+        model: The trained model with the best weights (only when ``keep_model``).
 
     Example:
         >>> result = train(baseline("fm"), dataset, 1.0)  # doctest: +SKIP
@@ -150,15 +123,20 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     device: str
+    plan: Plan | None = None
+    build_seconds: float = math.nan
+    first_step_seconds: float = math.nan
+    tested: bool = False
+    model: CTRModel | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
-        """The final metrics under the user-attribute names of :mod:`recsearch.hooks`."""
-        return {
-            "valid_auc": self.valid_auc,
-            "valid_logloss": self.valid_logloss,
-            "test_auc": self.test_auc,
-            "test_logloss": self.test_logloss,
-        }
+        """The final metrics under the user-attribute names of :mod:`recsearch.hooks` (the test
+        ones only when the test split was evaluated).
+        """
+        out = {"valid_auc": self.valid_auc, "valid_logloss": self.valid_logloss}
+        if self.tested:
+            out.update(test_auc=self.test_auc, test_logloss=self.test_logloss)
+        return out
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -227,30 +205,6 @@ def check_memory(
     return need
 
 
-def _tensors(split: Split, device: torch.device) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-    return {
-        "categorical": torch.from_numpy(split.categorical).to(device, torch.long),
-        "numeric": torch.from_numpy(split.numeric).to(device, torch.float32),
-        "multi_hot": [torch.from_numpy(m).to(device, torch.long) for m in split.multi_hot],
-        "sequence": [torch.from_numpy(m).to(device, torch.long) for m in split.sequence],
-        "label": torch.from_numpy(split.label).to(device, torch.float32),
-    }
-
-
-def _take(data: dict, index: torch.Tensor | slice) -> dict:
-    if isinstance(index, slice):
-        return {
-            k: [m[index] for m in v] if isinstance(v, list) else v[index]
-            for k, v in data.items()
-        }
-    return {
-        k: [m.index_select(0, index) for m in v]
-        if isinstance(v, list)
-        else v.index_select(0, index)
-        for k, v in data.items()
-    }
-
-
 def mixture_loss(logit: torch.Tensor, label: torch.Tensor, spec: LossSpec) -> torch.Tensor:
     """The weighted loss mixture of ``spec`` (BCE, focal, hinge, squared error on p).
 
@@ -276,9 +230,15 @@ def mixture_loss(logit: torch.Tensor, label: torch.Tensor, spec: LossSpec) -> to
 
 
 def make_optimizer(
-    model: CTRModel, training: TrainingSpec, device: torch.device
+    model: CTRModel, training: TrainingSpec, device: torch.device, *, lr: float | None = None
 ) -> torch.optim.Optimizer:
-    """The spec's optimizer with separate weight decay for embeddings and dense weights."""
+    """The spec's optimizer with separate weight decay for embeddings and dense weights.
+
+    ``lr`` replaces the spec's learning rate; when both are ``None`` the optimizer's base rate
+    (:data:`recsearch.objectives.recipe.BASE_LR`) is used.
+    """
+    if lr is None:
+        lr = training.lr if training.lr is not None else default_lr(training.optimizer, 1 << 62)
     emb = model.embedding_parameters()
     emb_ids = {id(p) for p in emb}
     dense = [p for p in model.parameters() if id(p) not in emb_ids]
@@ -288,10 +248,10 @@ def make_optimizer(
     ]
     groups = [g for g in groups if g["params"]]
     if training.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=training.lr, fused=True)
+        return torch.optim.Adam(groups, lr=lr, fused=True)
     if training.optimizer == "adagrad":
-        return torch.optim.Adagrad(groups, lr=training.lr, fused=device.type == "cpu" or None)
-    return torch.optim.SGD(groups, lr=training.lr, momentum=training.momentum, fused=True)
+        return torch.optim.Adagrad(groups, lr=lr, fused=device.type == "cpu" or None)
+    return torch.optim.SGD(groups, lr=lr, momentum=training.momentum, fused=True)
 
 
 def _clip(params: list[torch.nn.Parameter], max_norm: float, sync: bool) -> None:
@@ -309,24 +269,97 @@ def _clip(params: list[torch.nn.Parameter], max_norm: float, sync: bool) -> None
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
 
 
-def _predict(model: CTRModel, data: dict, rows: int) -> torch.Tensor:
-    outs = []
-    with torch.inference_mode():
-        for start in range(0, rows, EVAL_BATCH_ROWS):
-            outs.append(model(_take(data, slice(start, start + EVAL_BATCH_ROWS)))["logit"])
-    return torch.cat(outs) if outs else torch.zeros(0)
+def _as_budget(budget: Budget | float | None) -> Budget:
+    if budget is None:
+        return Budget()
+    if isinstance(budget, int | float) and not isinstance(budget, bool):
+        return Budget(epochs=float(budget))
+    if isinstance(budget, Budget):
+        return budget
+    raise InvalidParameterError(
+        f"The 'budget' parameter of train must be a Budget, a number of epochs or None. "
+        f"Got {budget!r} instead."
+    )
 
 
-def _evaluate(model: CTRModel, data: dict, rows: int) -> tuple[float, float]:
-    if rows == 0:
-        return math.nan, math.nan
-    was = model.training
-    model.eval()
-    logits = _predict(model, data, rows).float()
-    model.train(was)
-    label = data["label"]
-    assert isinstance(label, torch.Tensor)
-    return auc(logits, label), logloss(logits, label)
+def _precision(training: TrainingSpec, device: torch.device) -> torch.dtype | None:
+    if training.mixed_precision == "off":
+        return None
+    if training.mixed_precision == "fp16" and device.type != "cuda":
+        raise InvalidParameterError(
+            "mixed_precision='fp16' needs a CUDA device (it trains with a gradient scaler); "
+            "use 'bf16' on the CPU."
+        )
+    return torch.bfloat16 if training.mixed_precision == "bf16" else torch.float16
+
+
+class _Steps:
+    """The optimizer step of one trial: forward, loss, backward, clip, update, loss tally."""
+
+    def __init__(
+        self, model: CTRModel, spec: ModelSpec, lr: float, device: torch.device
+    ) -> None:
+        self.model = model
+        self.spec = spec
+        self.opt = make_optimizer(model, spec.training, device, lr=lr)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.clip = spec.training.grad_clip
+        self.sync = device.type == "cpu"  # NOTE: a host sync is free on the CPU only
+        self.dtype = _precision(spec.training, device)
+        self.device = device
+        use_scaler = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(device.type) if use_scaler else None
+        self.loss_sum = torch.zeros((), device=device)
+        self.count = 0
+        self.non_finite = torch.zeros((), dtype=torch.bool, device=device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def __call__(self, batch: Tensors, done: int, n: int) -> None:
+        with self.autocast():
+            logit = self.model(batch)["logit"]
+        label = batch["label"]
+        assert isinstance(label, torch.Tensor)
+        loss = mixture_loss(logit.float(), label, self.spec.loss)
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+        else:
+            loss.backward()
+        if self.sync:
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"Spec {self.spec.name!r}: the training loss became {value} after "
+                    f"{done:,} rows ({done / n:.3f} epochs); the trial failed."
+                )
+        elif self.scaler is None:
+            self.non_finite |= ~torch.isfinite(loss.detach())
+        if self.clip > 0:
+            _clip(self.params, self.clip, self.sync)
+        if self.scaler is not None:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        self.loss_sum += loss.detach()
+        self.count += 1
+
+    def mean_loss(self, done: int, n: int) -> float:
+        """The mean training loss since the last call; raises if a loss was not finite."""
+        if not self.sync and bool(self.non_finite):
+            raise NonFiniteLossError(
+                f"Spec {self.spec.name!r}: the training loss became non-finite before "
+                f"{done:,} rows ({done / n:.3f} epochs); the trial failed."
+            )
+        value = float(self.loss_sum) / max(self.count, 1)
+        self.loss_sum.zero_()
+        self.count = 0
+        return value
 
 
 def train(
@@ -339,6 +372,9 @@ def train(
     report: Report | None = None,
     memory_cap: int | None = None,
     measure: bool = True,
+    monitor: Monitored = "auc",
+    evaluate_test: bool = False,
+    keep_model: bool = False,
     pretrained: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
@@ -346,7 +382,8 @@ def train(
     Args:
         spec: The model spec.
         dataset: Train, valid and test splits.
-        budget: A :class:`Budget`, a number of epochs, or ``None`` for ``spec.training.epochs``.
+        budget: A :class:`Budget`, a number of epochs, or ``None`` for ``spec.training.epochs``;
+            its :class:`Recipe` sets the minimum steps (see :mod:`recsearch.objectives.recipe`).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
         seed: Seeds initialisation, dropout and shuffling; on the CPU a seed gives identical
             metrics run after run.
@@ -355,11 +392,16 @@ def train(
         memory_cap: Bytes the embedding tables may use while training; ``None``: half the free
             memory of the device.
         measure: Measure inference latency on 1,000 validation rows.
+        monitor: The validation metric that picks the best evaluation and stops early (the
+            search metric).
+        evaluate_test: Score the test split with the best weights (the retrain stage only).
+        keep_model: Return the trained model (best weights) in ``TrainResult.model`` (the
+            retrain stage deploys it).
         pretrained: Start from this state of the same spec (AutoFT; ``spec.finetune`` says
             what stays frozen).
 
     Returns:
-        The metrics at the best evaluation, the history and the cost.
+        The metrics at the best evaluation, the history, the cost and the resolved plan.
 
     Raises:
         NonFiniteLossError: The training loss (or the validation logits) became NaN or infinite.
@@ -367,148 +409,103 @@ def train(
         InvalidParameterError: Bad budget or device, or a spec that does not fit the schema.
 
     Example:
-        >>> budget = Budget(epochs=2, eval_every=0.5)
+        >>> budget = Budget(epochs=2, eval_every=0.5, recipe=Recipe(min_steps=0))
         >>> result = train(baseline("deepfm"), dataset, budget)  # doctest: +SKIP
         >>> [r.step for r in result.history]  # doctest: +SKIP
         [0.5, 1.0, 1.5, 2.0]
     """
-    if budget is None:
-        budget = Budget()
-    elif isinstance(budget, int | float) and not isinstance(budget, bool):
-        budget = Budget(epochs=float(budget))
-    elif not isinstance(budget, Budget):
+    budget = _as_budget(budget)
+    if monitor not in ("auc", "logloss"):
         raise InvalidParameterError(
-            f"The 'budget' parameter of train must be a Budget, a number of epochs or None. "
-            f"Got {budget!r} instead."
+            f"The 'monitor' parameter of train must be a str among ('auc', 'logloss'). "
+            f"Got {monitor!r} instead."
         )
     dev = resolve_device(device)
-    schema = dataset.schema
-    check_memory(spec, schema, memory_cap, dev)
+    check_memory(spec, dataset.schema, memory_cap, dev)
     n = len(dataset.train)
     if n == 0:
         raise InvalidParameterError(f"Dataset {dataset.name!r} has no training rows.")
+    plan = make_plan(budget, spec.training, n)
+    start = time.perf_counter()
     torch.manual_seed(seed)
-    model = build_model(spec, schema, pretrained=pretrained).to(dev)
+    model = build_model(spec, dataset.schema, pretrained=pretrained).to(dev)
     model.train()
-    opt = make_optimizer(model, spec.training, dev)
-    params = [p for p in model.parameters() if p.requires_grad]
-    clip = spec.training.grad_clip
-    train_data = _tensors(dataset.train, dev)
-    valid_data = _tensors(dataset.valid, dev)
+    step_fn = _Steps(model, spec, plan.lr, dev)
+    train_data = to_device(dataset.train, dev)
+    valid_data = to_device(dataset.valid, dev)
     n_valid = len(dataset.valid)
-    gen = torch.Generator().manual_seed(seed)
-    total = budget.total_rows(spec.training, n)
-    every = max(1, round(budget.eval_every * n))
-    bs = spec.training.batch_size
-    drop_single = spec.head.batch_norm
-    check_each_step = dev.type == "cpu"
-    patience = spec.training.patience
-
+    build_seconds = time.perf_counter() - start
+    best = Monitor(monitor, spec.training.patience)
     history: list[StepRecord] = []
-    best_loss = math.inf
-    best_auc = math.nan
-    best_step = 0.0
-    best_state: dict[str, torch.Tensor] | None = None
-    bad = 0
-    done = 0
-    next_eval = every
-    loss_sum = torch.zeros((), device=dev)
-    loss_count = 0
-    non_finite = torch.zeros((), dtype=torch.bool, device=dev)
-    train_seconds = 0.0
-    start_time = time.perf_counter()
-    stop = False
-    while not stop and done < total:
+    batches = stream(
+        train_data, n, batch_size=plan.batch_size, total=plan.total_rows,
+        eval_rows=plan.eval_rows, generator=torch.Generator().manual_seed(seed),
+        drop_single=spec.head.batch_norm,
+    )
+    train_seconds, first_step, done = 0.0, math.nan, 0
+    start = time.perf_counter()
+    while True:
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(dev)
-        epoch = _take(train_data, perm)
+        item = next(batches, None)
+        if item is None:
+            break
+        if item.batch is not None:
+            step_fn(item.batch, done, n)
+        done = item.rows
+        if math.isnan(first_step):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            first_step = time.perf_counter() - t0
         train_seconds += time.perf_counter() - t0
-        pos = 0
-        while pos < n and not stop and done < total:
-            t0 = time.perf_counter()
-            end = min(pos + bs, n, pos + (total - done), pos + (next_eval - done))
-            if not (drop_single and end - pos < 2):
-                batch = _take(epoch, slice(pos, end))
-                logit = model(batch)["logit"]
-                loss = mixture_loss(logit, batch["label"], spec.loss)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if check_each_step:
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise NonFiniteLossError(
-                            f"Spec {spec.name!r}: the training loss became {value} after "
-                            f"{done:,} rows ({done / n:.3f} epochs); the trial failed."
-                        )
-                else:
-                    non_finite |= ~torch.isfinite(loss.detach())
-                if clip > 0:
-                    _clip(params, clip, check_each_step)
-                opt.step()
-                loss_sum += loss.detach()
-                loss_count += 1
-            done += end - pos
-            pos = end
-            train_seconds += time.perf_counter() - t0
-            if done >= next_eval or done >= total:
-                next_eval = done + every
-                if not check_each_step and bool(non_finite):
-                    raise NonFiniteLossError(
-                        f"Spec {spec.name!r}: the training loss became non-finite before "
-                        f"{done:,} rows ({done / n:.3f} epochs); the trial failed."
-                    )
-                v_auc, v_loss = _evaluate(model, valid_data, n_valid)
-                if n_valid and not math.isfinite(v_loss):
-                    raise NonFiniteLossError(
-                        f"Spec {spec.name!r}: the validation logloss became {v_loss} after "
-                        f"{done / n:.3f} epochs; the trial failed."
-                    )
-                step = done / n
-                train_loss = float(loss_sum) / max(loss_count, 1)
-                loss_sum.zero_()
-                loss_count = 0
-                history.append(
-                    StepRecord(step, done, train_loss, v_auc, v_loss,
-                               time.perf_counter() - start_time)
-                )
-                if v_loss < best_loss or best_state is None:
-                    if v_loss < best_loss:
-                        bad = 0
-                    best_loss, best_auc, best_step = v_loss, v_auc, step
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad += 1
-                if report is not None:
-                    report(step, v_auc, v_loss)
-                if patience > 0 and bad >= patience:
-                    stop = True
+        if not item.evaluate:
+            continue
+        train_loss = step_fn.mean_loss(done, n)
+        v_auc, v_loss = _evaluation.evaluate(model, valid_data, n_valid, step_fn.dtype)
+        if n_valid and not math.isfinite(v_loss):
+            raise NonFiniteLossError(
+                f"Spec {spec.name!r}: the validation logloss became {v_loss} after "
+                f"{done / n:.3f} epochs; the trial failed."
+            )
+        step = done / n
+        history.append(StepRecord(step, done, train_loss, v_auc, v_loss,
+                                  time.perf_counter() - start))
+        best.update(model, step, v_auc, v_loss)
+        if report is not None:
+            report(step, v_auc, v_loss)
+        if best.stop:
+            break
 
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    test_data = _tensors(dataset.test, dev)
-    t_auc, t_loss = _evaluate(model, test_data, len(dataset.test))
-    plan = model.plan
+    best.restore(model)
+    t_auc = t_loss = math.nan
+    if evaluate_test:
+        t_auc, t_loss = _evaluation.evaluate(
+            model, to_device(dataset.test, dev), len(dataset.test), step_fn.dtype
+        )
     latency = math.nan
     if measure and n_valid:
-        latency = measure_latency(model, _take(valid_data, slice(0, LATENCY_ROWS)))
+        latency = measure_latency(model, take(valid_data, slice(0, LATENCY_ROWS)))
     cost = Cost(
-        parameter_count(model), plan.embedding_bytes, plan.flops, latency,
+        parameter_count(model), model.plan.embedding_bytes, model.plan.flops, latency,
         nonzero_embedding_params(model),
     )
     return TrainResult(
-        valid_auc=best_auc,
-        valid_logloss=best_loss,
+        valid_auc=best.best_auc,
+        valid_logloss=best.best_logloss,
         test_auc=t_auc,
         test_logloss=t_loss,
         history=tuple(history),
         epochs_run=done / n,
         cost=cost,
-        best_step=best_step,
+        best_step=best.best_step,
         train_seconds=train_seconds,
         samples_per_second=done / train_seconds if train_seconds > 0 else math.nan,
         device=str(dev),
+        plan=plan,
+        build_seconds=build_seconds,
+        first_step_seconds=first_step,
+        tested=evaluate_test,
+        model=model.eval() if keep_model else None,
     )
-
 
 def batch_of(split: Split, device: str | torch.device = "cpu") -> Batch:
     """A whole split as a model batch (for inspection and tests).
@@ -517,6 +514,6 @@ def batch_of(split: Split, device: str | torch.device = "cpu") -> Batch:
         >>> model(batch_of(dataset.valid))["logit"].shape  # doctest: +SKIP
         torch.Size([1000])
     """
-    data = _tensors(split, torch.device(device))
+    data = to_device(split, torch.device(device))
     data.pop("label")
     return data

@@ -1,5 +1,6 @@
-"""One-shot (differentiable) search over recsearch's own spaces: one supernet training, then
-configurations of the same space.
+"""One-shot (differentiable) search over recsearch's own spaces.
+
+One supernet training, then configurations of the same space.
 
 :func:`search` relaxes the hyperparameters a method understands into architecture weights of a
 supernet built on :mod:`recsearch.objectives`, trains it, and derives configurations; every other
@@ -13,7 +14,9 @@ Methods (:func:`available` lists each with the presets it relaxes):
 - ``autodim-oneshot``: softmax weights over the candidate dimensions of every ``emb.<field>``,
   Gumbel-softmax with an annealed temperature, the weights trained on validation batches;
 - ``darts``: a mixed operation over each pair's candidate functions (``.fn``) and a pair gate,
-  trained on validation batches.
+  trained on validation batches;
+- ``autogroup-oneshot``: Gumbel-softmax membership of every field in every group;
+- ``autoloss-oneshot``: a controller over the loss mixture trained on validation.
 
 Importing this package does not load torch (:func:`search` does); :mod:`recsearch.strategies`
 never imports it.
@@ -45,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "Method", "OneShotResult", "available", "search"]
 
-Method = Literal["autofis-oneshot", "autodim-oneshot", "darts"]
+Method = Literal[
+    "autofis-oneshot", "autodim-oneshot", "darts", "autogroup-oneshot", "autoloss-oneshot"
+]
 
 METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "autofis-oneshot": (
@@ -63,6 +68,16 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         "architecture weights trained on validation batches (first order).",
         ("sif", "autofeature", "aim", "full", "autoias"),
     ),
+    "autogroup-oneshot": (
+        "AutoGroup: Gumbel-softmax membership of every field in every group of order 2 and 3, "
+        "trained on validation batches (first order).",
+        ("autogroup",),
+    ),
+    "autoloss-oneshot": (
+        "AutoLoss: a controller over the loss mixture, moved by how each loss's gradient aligns "
+        "with the validation logloss's (one-step look-ahead).",
+        ("autoloss", "full"),
+    ),
 }
 """Method name -> (description, presets whose spaces it relaxes)."""
 
@@ -72,7 +87,7 @@ def available() -> dict[str, tuple[str, tuple[str, ...]]]:
 
     Example:
         >>> sorted(available())
-        ['autodim-oneshot', 'autofis-oneshot', 'darts']
+        ['autodim-oneshot', 'autofis-oneshot', 'autogroup-oneshot', 'autoloss-oneshot', 'darts']
     """
     return dict(METHODS)
 
@@ -129,9 +144,13 @@ def search(
         from recsearch.oneshot import _autofis as module
     elif method == "autodim-oneshot":
         from recsearch.oneshot import _autodim as module  # type: ignore[no-redef]
-    else:
+    elif method == "darts":
         from recsearch.oneshot import _darts as module  # type: ignore[no-redef]
-    return module.search(
-        space, dataset, epochs=float(budget), device=dev, seed=int(seed), base=base,
-        options=dict(options or {}),
-    )
+    elif method == "autogroup-oneshot":
+        from recsearch.oneshot import _autogroup as module  # type: ignore[no-redef]
+    else:
+        from recsearch.oneshot import _autoloss as module  # type: ignore[no-redef]
+    from recsearch.oneshot._common import Request
+
+    request = Request(space, dataset, float(budget), dev, int(seed), base, dict(options or {}))
+    return module.search(request)

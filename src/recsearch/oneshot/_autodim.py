@@ -3,14 +3,14 @@
 Every field ``f`` embeds at the largest candidate ``D`` of its ``emb.<f>`` hyperparameter, and
 candidate ``d`` is its first ``d`` coordinates (weight sharing, :class:`MixedEmbeddings`): the
 field's vector is the embedding times a soft mask made of ``w_f = gumbel_softmax(alpha_f, tau)``;
-candidate 0 masks everything (the field is dropped). The rest of the model is the space's
-default configuration with every field at ``D``.
+candidate 0 masks everything (the field is dropped). The rest of the model is the space's default
+configuration with every field at ``D``.
 
 Training is bi-level, first order (DARTS): each training batch updates the model weights, then a
-validation batch updates the architecture weights ``alpha`` (Adam), so a field that only fits
-noise of the training rows loses weight. The first ``warmup`` share of the steps trains the
-weights alone (untrained embeddings would make every width look useless); ``tau`` then falls
-geometrically from ``tau_start`` to ``tau_end``. The derived configuration gives each field its ``argmax alpha``
+validation batch updates the architecture weights ``alpha`` (Adam), so a field that only fits noise
+of the training rows loses weight. The first ``warmup`` share of the steps trains the weights alone
+(untrained embeddings would make every width look useless); ``tau`` then falls geometrically from
+``tau_start`` to ``tau_end``. The derived configuration gives each field its ``argmax alpha``
 candidate; the alternative rounds each field's expected dimension under ``softmax(alpha)`` to the
 nearest candidate. Every hyperparameter that is not an ``emb.<field>`` stays at its default.
 """
@@ -36,9 +36,7 @@ from recsearch.spaces import decode
 from recsearch.spec import EmbeddingSpec
 
 if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
     from recsearch.data.schema import Schema
-    from recsearch.spec import ModelSpec
 
 NAME = "autodim-oneshot"
 PRESETS = ("autodim", "aim", "full", "autoias")
@@ -91,8 +89,10 @@ class MixedEmbeddings(nn.Module):
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def weights(self) -> torch.Tensor:
-        """Candidate weights per field, ``(fields, candidates)``: Gumbel-softmax when
-        training, else the one-hot argmax (``hard``) or the softmax."""
+        """Candidate weights per field, ``(fields, candidates)``.
+
+        Gumbel-softmax when training, else the one-hot argmax (``hard``) or the softmax.
+        """
         if self.training:
             return F.gumbel_softmax(self.alpha, tau=self.tau, dim=1)
         if self.hard:
@@ -123,17 +123,9 @@ def _candidates(space: ConfigurationSpace, relaxed: list[str]) -> tuple[int, ...
     return lists.pop()
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the mixed-dimension supernet and derive per-field dimensions (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     schema = dataset.schema
     fields = {f"emb.{f.name}": f.name for f in schema.sparse}

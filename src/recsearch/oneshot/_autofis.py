@@ -11,8 +11,8 @@ regularized dual averaging (GRDA, Chao & Cheng 2019, the optimizer AutoFIS uses)
 
 whose growing threshold sets the gates of pairs that do not pay their way to exactly zero. The
 derived configuration switches on the pairs above the two-means split of the gate magnitudes
-(:func:`split_sizes`); the alternatives take one pair more or fewer, then the next best splits. Pair functions (``.fn``) and
-every other hyperparameter stay at the space's defaults.
+(:func:`split_sizes`); the alternatives take one pair more or fewer, then the next best splits.
+Pair functions (``.fn``) and every other hyperparameter stay at the space's defaults.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from recsearch.spaces import decode
 from recsearch.spaces import pair_name
 
 if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
 NAME = "autofis-oneshot"
@@ -98,12 +97,15 @@ class GRDA:
         self.lr = lr
         self.c = c
         self.mu = mu
-        self.acc = param.detach().clone()
+        self.acc: torch.Tensor | None = None
         self.steps = 0
 
     def step(self) -> None:
         """One update from ``param.grad``."""
         assert self.param.grad is not None
+        if self.acc is None:
+            # NOTE: taken at the first step, on the device the model was moved to by then.
+            self.acc = self.param.detach().clone()
         self.steps += 1
         with torch.no_grad():
             self.acc -= self.lr * self.param.grad
@@ -123,17 +125,9 @@ def _pair_order(spec: ModelSpec, model: Any) -> list[tuple[str, str]]:
     return [p for f in sorted(by_function) for p in by_function[f]]
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the gated supernet and derive pair selections (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
     relaxed, held = c.relaxable(
         space, NAME, lambda n: is_pair_boolean(space, n), presets=PRESETS
@@ -208,8 +202,7 @@ def _derive(
     relaxed: list[str],
     n_configs: int,
 ) -> tuple[Any, ...]:
-    """Top-k pairs by gate magnitude: the best split first, then its neighbours and the next
-    best splits."""
+    """Top-k pairs by gate magnitude: the best split, its neighbours, the next best splits."""
     ranked = [names[i] for i in np.argsort(-np.abs(alpha), kind="stable")]
     splits = split_sizes(alpha)
     sizes: list[int] = []

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.objectives.metrics import auc
 from recsearch.objectives.metrics import logloss
+from recsearch.objectives.recipe import default_lr
 from recsearch.objectives.trainer import mixture_loss
 from recsearch.oneshot._result import OneShotResult
 
@@ -36,7 +38,19 @@ if TYPE_CHECKING:
 
 Batch = dict[str, Any]
 
-__all__ = ["Batch", "OneShotResult"]
+
+class Request(NamedTuple):
+    """One search as :func:`recsearch.oneshot.search` hands it to a method's ``search``."""
+
+    space: ConfigurationSpace
+    dataset: Dataset
+    epochs: float
+    device: torch.device
+    seed: int
+    base: ModelSpec | None
+    options: dict[str, Any]
+
+__all__ = ["Batch", "OneShotResult", "Request"]
 
 
 def relaxable(
@@ -102,7 +116,9 @@ def tensors(split: Split, device: torch.device) -> Batch:
 def rows(data: Batch, index: torch.Tensor) -> Batch:
     """The rows ``index`` of every tensor of ``data``."""
     return {
-        k: [m.index_select(0, index) for m in v] if isinstance(v, list) else v.index_select(0, index)
+        k: [m.index_select(0, index) for m in v]
+        if isinstance(v, list)
+        else v.index_select(0, index)
         for k, v in data.items()
     }
 
@@ -164,8 +180,9 @@ def train_supernet(
     warmup: float = 0.0,
     schedule: Callable[[float], None] | None = None,
 ) -> tuple[float, float]:
-    """Train a supernet: Adam on the model weights (the spec's learning rate), ``arch_step`` on
-    the architecture weights ``arch``.
+    """Train a supernet: Adam on the model weights, ``arch_step`` on the architecture's.
+
+    The model weights use the spec's learning rate; ``arch`` are the architecture weights.
 
     One level (``bilevel=False``, AutoFIS): ``arch`` takes its gradient from the training batch.
     Bi-level, first order (DARTS): after each training step a validation batch gives ``arch`` its
@@ -178,7 +195,9 @@ def train_supernet(
     check_rows(dataset)
     skip = {id(p) for p in arch}
     params = [p for p in model.parameters() if id(p) not in skip and p.requires_grad]
-    weights = torch.optim.Adam(params, lr=spec.training.lr)
+    lr = spec.training.lr  # NOTE: None is the recipe's data-size rule (issue 12)
+    lr = default_lr("adam", len(dataset.train)) if lr is None else lr
+    weights = torch.optim.Adam(params, lr=lr)
     model.to(device)
     model.train()
     train = tensors(dataset.train, device)
@@ -189,7 +208,8 @@ def train_supernet(
     first = int(warmup * steps) if bilevel else 0
     held_out = cycle(valid, len(dataset.valid), bs, generator)
     done = 0.0
-    for step, (done, batch) in enumerate(batches(train, n, bs, epochs, generator)):
+    for step, (progress, batch) in enumerate(batches(train, n, bs, epochs, generator)):
+        done = progress
         if schedule is not None:
             schedule(max(0, step - first) / max(1, steps - first - 1))
         if int(batch["label"].shape[0]) < 2:

@@ -34,7 +34,6 @@ from recsearch.spec import InteractionSpec
 from recsearch.spec import PairInteraction
 
 if TYPE_CHECKING:
-    from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
 NAME = "darts"
@@ -68,17 +67,9 @@ class MixedPairs(nn.Module):
         return (mixed * torch.sigmoid(self.gamma)).sum(1)
 
 
-def search(
-    space: ConfigurationSpace,
-    dataset: Dataset,
-    *,
-    epochs: float,
-    device: torch.device,
-    seed: int,
-    base: ModelSpec | None,
-    options: dict[str, Any],
-) -> c.OneShotResult:
+def search(request: c.Request) -> c.OneShotResult:
     """Train the mixed-function supernet and derive pairs and functions (module docstring)."""
+    space, dataset, epochs, device, seed, base, options = request
     clock = c.Clock()
 
     def accepts(name: str) -> bool:
@@ -134,7 +125,10 @@ def search(
         method=NAME,
         configurations=configurations,
         weights={
-            nm: {"on": float(1 / (1 + np.exp(-g))), **dict(zip(functions, np.round(c.softmax(b), 4).tolist(), strict=True))}
+            nm: {
+                "on": float(1 / (1 + np.exp(-g))),
+                **dict(zip(functions, np.round(c.softmax(b), 4).tolist(), strict=True)),
+            }
             for nm, g, b in zip(names, gamma, beta, strict=True)
         },
         held=tuple(held),
@@ -167,16 +161,18 @@ def _mixed_flops(
     space: ConfigurationSpace,
     functions: tuple[str, ...],
 ) -> int:
-    """FLOPs per sample of every pair under every function beyond the supernet spec's own
-    (one function per pair), plus batch norm and mixing (6 per term)."""
+    """FLOPs per sample of the extra functions of every pair, batch norm and mixing.
+
+    Every pair under every function, less the supernet spec's own (one function per pair),
+    plus 6 per term for batch norm and mixing.
+    """
     pairs = [_fields(spec, space, n) for n in names]
     none = spec.replace(interaction=InteractionSpec(pairs=()))
     own = static_cost(spec, schema).flops_per_sample - static_cost(none, schema).flops_per_sample
     total = 0
     for f in functions:
-        every = spec.replace(
-            interaction=InteractionSpec(pairs=tuple(PairInteraction(p, f) for p in pairs))  # type: ignore[arg-type]
-        )
+        every_pair = tuple(PairInteraction(p, f) for p in pairs)  # type: ignore[arg-type]
+        every = spec.replace(interaction=InteractionSpec(pairs=every_pair))
         total += static_cost(every, schema).flops_per_sample - static_cost(
             none, schema
         ).flops_per_sample
@@ -191,8 +187,10 @@ def _derive(
     switches: list[str],
     n_configs: int,
 ) -> tuple[Any, ...]:
-    """Top-k pairs by ``gamma`` at the two-means split (then k + 1, k - 1), each with its
-    ``argmax beta`` function."""
+    """Top-k pairs by ``gamma`` at the two-means split, then k + 1 and k - 1.
+
+    Each pair switched on takes its ``argmax beta`` function.
+    """
     ranked = [names[i] for i in np.argsort(-gamma, kind="stable")]
     k0 = split_sizes(gamma - gamma.min())[0]
     sizes = [k for k in (k0, k0 + 1, k0 - 1) if 1 <= k <= len(ranked)]

@@ -3,11 +3,11 @@
 ``--strategy autofis-oneshot`` (or ``autofis-oneshot+smac`` to name the black-box sampler that
 follows; ``tpe`` by default) means:
 
-1. the first trial a worker runs claims the search (user attribute ``recsearch:search_trial``),
-   trains the supernet, records its epoch-equivalents as the trial's ``epochs`` (so a budget in
-   epochs charges it) and a summary under ``recsearch:oneshot``, enqueues the derived
-   configurations and ends PRUNED: it suggests no parameter, so no sampler models it, and no
-   ranking (best trial, top-k) ever picks it;
+1. the first trial a worker runs that was not enqueued with parameters claims the search (user
+   attribute ``recsearch:search_trial``), trains the supernet, records its epoch-equivalents
+   as the trial's ``epochs`` (so a budget in epochs charges it) and a summary under
+   ``recsearch:oneshot``, enqueues the derived configurations and ends PRUNED: it suggests no
+   parameter, so no sampler models it, and no ranking (best trial, top-k) ever picks it;
 2. workers whose trial started while the search runs wait for it to end, then train their own
    trial; later trials take the enqueued configurations first (Optuna runs WAITING trials before
    asking the sampler);
@@ -16,7 +16,10 @@ follows; ``tpe`` by default) means:
 
 A search trial that failed (or whose worker died) leaves the claim open: the next trial runs
 the search again from scratch (the search is seeded, so it finds the same configurations).
-The study machinery calls :func:`wire` once per worker process.
+The study machinery calls :func:`strategy_for` and :func:`objective_for` (or :func:`wire`) once
+per worker process; strategy options named ``oneshot.<key>`` go to the method
+(``--strategy-option oneshot.budget=2`` sets the supernet epochs), the rest to the black-box
+strategy.
 
 Importing this module does not load torch.
 """
@@ -43,7 +46,10 @@ ONESHOT_ATTR = "recsearch:oneshot"
 DERIVED_ATTR = "recsearch:derived_from"
 """User attribute of an enqueued derived configuration: the search trial's number."""
 DEFAULT_THEN = "tpe"
+ONESHOT_PREFIX = "oneshot."
+"""Strategy options with this prefix go to the one-shot method (``oneshot.budget=2``)."""
 _CONFIG_ATTR = "recsearch:config"  # NOTE: ConfigSpaceSampler's stored configuration
+_FIXED_ATTR = "fixed_params"  # NOTE: where Optuna keeps an enqueued trial's params
 _LIVE = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -125,6 +131,8 @@ class OneShotObjective:
     def _claim(self, trial: optuna.Trial) -> bool:
         if is_search_trial(trial):
             return True  # NOTE: enqueued as the search trial
+        if trial.storage.get_trial_system_attrs(trial._trial_id).get(_FIXED_ATTR):
+            return False  # NOTE: an enqueued configuration (a base first, a derived one) runs
         if self._live_search(trial.study, below=None, other_than=trial.number):
             return False
         trial.set_user_attr(SEARCH_TRIAL_ATTR, True)
@@ -150,7 +158,7 @@ class OneShotObjective:
         study = trial.study
         # NOTE: a ConfigSpace sampler stored a configuration on this trial before it became the
         # search trial; clear it so that no sampler takes it for an evaluated configuration.
-        study._storage.set_trial_system_attr(trial._trial_id, _CONFIG_ATTR, None)
+        trial.storage.set_trial_system_attr(trial._trial_id, _CONFIG_ATTR, None)
         obj = self.objective
         kwargs: dict[str, Any] = {}
         if self.budget is not None:
@@ -191,6 +199,84 @@ class OneShotObjective:
             time.sleep(self.poll_seconds)
 
 
+def _parts(name: str) -> tuple[str, str]:
+    parts = split_name(name)
+    if parts is None:
+        raise InvalidParameterError(
+            f"{name!r} is not a one-shot strategy; choose one of {', '.join(sorted(METHODS))} "
+            "(optionally +<strategy>)."
+        )
+    return parts
+
+
+def split_options(options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(black-box options, one-shot options)`` of a one-shot strategy's options.
+
+    Keys ``oneshot.<key>`` are the method's (``oneshot.budget`` sets the supernet epochs),
+    every other key the black-box strategy's.
+
+    Example:
+        >>> split_options({"oneshot.budget": 2, "n_startup_trials": 5})
+        ({'n_startup_trials': 5}, {'budget': 2})
+    """
+    inner: dict[str, Any] = {}
+    own: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key.startswith(ONESHOT_PREFIX):
+            own[key[len(ONESHOT_PREFIX) :]] = value
+        else:
+            inner[key] = value
+    return inner, own
+
+
+def strategy_for(
+    name: str,
+    space: ConfigurationSpace,
+    *,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """The black-box :class:`~recsearch.strategies.Strategy` behind the one-shot ``name``.
+
+    Its ``meta`` names the method and the black-box strategy; ``oneshot.*`` options are left
+    to :func:`objective_for`.
+
+    Raises:
+        InvalidParameterError: ``name`` is not a one-shot strategy name.
+    """
+    from recsearch import strategies
+
+    method, then = _parts(name)
+    inner = strategies.create(then, space, seed=seed, **split_options(options)[0])
+    meta = {**inner.meta, "name": name, "oneshot": method, "then": then}
+    return strategies.Strategy(name, inner.sampler, inner.pruner, inner.description, meta, space)
+
+
+def objective_for(
+    name: str,
+    objective: Any,
+    *,
+    budget: float | None = None,
+    method_options: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> OneShotObjective:
+    """``objective`` wrapped so that the claiming trial runs the search of ``name``'s method.
+
+    ``options`` are the strategy's options: their ``oneshot.*`` keys fill ``budget`` and
+    ``method_options`` where those are not given.
+
+    Raises:
+        InvalidParameterError: ``name`` is not a one-shot strategy name.
+    """
+    method, _ = _parts(name)
+    own = split_options(options)[1]
+    if budget is None and "budget" in own:
+        budget = float(own.pop("budget"))
+    own.pop("budget", None)
+    merged = {**own, **(method_options or {})}
+    return OneShotObjective(objective, method=method, budget=budget, options=merged or None)
+
+
 def wire(
     name: str,
     space: ConfigurationSpace,
@@ -213,24 +299,10 @@ def wire(
         method_options: Options of the one-shot method.
 
     Returns:
-        ``(strategy, objective)``: the black-box :class:`~recsearch.strategies.Strategy`
-        (its ``meta`` names the one-shot method) and the wrapped objective.
+        ``(strategy, objective)``: :func:`strategy_for` and :func:`objective_for`.
 
     Raises:
         InvalidParameterError: ``name`` is not a one-shot strategy name.
     """
-    from recsearch import strategies
-
-    parts = split_name(name)
-    if parts is None:
-        raise InvalidParameterError(
-            f"{name!r} is not a one-shot strategy; choose one of {', '.join(sorted(METHODS))} "
-            "(optionally +<strategy>)."
-        )
-    method, then = parts
-    inner = strategies.create(then, space, seed=seed, **(options or {}))
-    meta = {**inner.meta, "name": name, "oneshot": method, "then": then}
-    strategy = strategies.Strategy(name, inner.sampler, inner.pruner, inner.description, meta,
-                                   space)
-    wrapped = OneShotObjective(objective, method=method, budget=budget, options=method_options)
-    return strategy, wrapped
+    strategy = strategy_for(name, space, seed=seed, options=options)
+    return strategy, objective_for(name, objective, budget=budget, method_options=method_options)

@@ -57,12 +57,12 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.spaces.bridge import _py
 from recsearch.spaces.builders import pair_name
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import LOSSES
 from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
-from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import FieldGroup
 from recsearch.spec import FineTuneSpec
 from recsearch.spec import HeadSpec
@@ -316,9 +316,10 @@ def _loss(config: Configuration, base: LossSpec) -> LossSpec:
 
 
 def _training(config: Configuration, base: TrainingSpec) -> TrainingSpec:
+    lr = _get(config, "train.lr", base.lr)
     return TrainingSpec(
         optimizer=_get(config, "train.optimizer", base.optimizer),
-        lr=float(_get(config, "train.lr", base.lr)),
+        lr=None if lr is None else float(lr),
         momentum=float(_get(config, "train.momentum", base.momentum)),
         embedding_weight_decay=float(
             _get(config, "train.embedding_weight_decay", base.embedding_weight_decay)
@@ -330,6 +331,7 @@ def _training(config: Configuration, base: TrainingSpec) -> TrainingSpec:
         epochs=base.epochs,
         patience=base.patience,
         grad_clip=base.grad_clip,
+        mixed_precision=base.mixed_precision,
     )
 
 

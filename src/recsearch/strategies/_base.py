@@ -106,8 +106,11 @@ class History:
 
 
 def scalar_losses(observations: Sequence[Observation]) -> np.ndarray:
-    """One loss per evaluated observation: the loss itself, or for several objectives the Pareto
-    layer (0 = non-dominated) plus the mean normalised loss in [0, 1) as a tie-break."""
+    """One loss per evaluated observation.
+
+    The loss itself, or for several objectives the Pareto layer (0 = non-dominated) plus the mean
+    normalised loss in [0, 1) as a tie-break.
+    """
     if not observations:
         return np.empty(0)
     losses = np.asarray([o.losses for o in observations], dtype=np.float64)
@@ -336,8 +339,15 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         if values is not None:
             return values
         stored = trial.system_attrs.get(CONFIG_ATTR)
+        fixed = trial.system_attrs.get("fixed_params")
         if isinstance(stored, dict) and _cs.vector_from_params(self._space, stored) is not None:
             values = dict(stored)
+        elif isinstance(fixed, dict) and (
+            vector := _cs.vector_from_params(self._space, fixed)
+        ) is not None:
+            # NOTE: an enqueued trial (base first) answers with its own params, unsampled.
+            values = _cs.values_of(self._space, vector)
+            study._storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
         else:
             values = self._claim(study, trial)
         self._configs[trial._trial_id] = values

@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 from ConfigSpace import CategoricalHyperparameter
-from ConfigSpace import Configuration
 from ConfigSpace import ConfigurationSpace
 from ConfigSpace import Constant
 from ConfigSpace import OrdinalHyperparameter
 from ConfigSpace.configuration import ROUND_PLACES
 from ConfigSpace.hyperparameters import FloatHyperparameter
 from ConfigSpace.util import check_configuration
+
+from recsearch.spaces.bridge import _py as plain  # NOTE: the one numpy-to-Python scalar rule
 
 ConfigKey = tuple[float, ...]
 """A hashable identity of a configuration: its vector rounded, NaN mapped to -1."""
@@ -30,13 +31,6 @@ def key_of(vector: np.ndarray) -> ConfigKey:
     """Return the identity of a configuration vector (used to avoid duplicate proposals)."""
     filled = np.where(np.isfinite(vector), np.round(vector, _ROUND), -1.0)
     return tuple(filled.tolist())
-
-
-def plain(value: Any) -> Any:
-    """Convert a numpy scalar to the matching Python scalar (JSON-safe)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def values_of(space: ConfigurationSpace, vector: np.ndarray) -> dict[str, Any]:
@@ -57,11 +51,6 @@ def values_of(space: ConfigurationSpace, vector: np.ndarray) -> dict[str, Any]:
         else:
             out[name] = plain(hp.to_value(v))
     return out
-
-
-def to_dict(config: Configuration) -> dict[str, Any]:
-    """Return the active values of ``config`` as a JSON-safe dict."""
-    return values_of(config.config_space, config.get_array())
 
 
 def _apply_conditions(space: ConfigurationSpace, matrix: np.ndarray) -> np.ndarray:
@@ -119,13 +108,6 @@ def random_vectors(
     return result
 
 
-def random_configurations(
-    space: ConfigurationSpace, n: int, rng: np.random.RandomState
-) -> list[Configuration]:
-    """Sample ``n`` valid configurations with ``rng``."""
-    return [Configuration(space, vector=v) for v in random_vectors(space, n, rng)]
-
-
 def is_valid(space: ConfigurationSpace, vector: np.ndarray) -> bool:
     """Whether ``vector`` is a valid (active-consistent, legal, not forbidden) configuration."""
     try:
@@ -173,15 +155,6 @@ def _new_values(hp: Any, current: np.ndarray, rng: np.random.RandomState) -> np.
     for i in np.flatnonzero(np.abs(out - current) < 1e-12):
         out[i] = float(hp.neighbors_vectorized(current[i], n=1, seed=rng)[0])
     return out
-
-
-def mutable_indices(space: ConfigurationSpace, vector: np.ndarray) -> np.ndarray:
-    """Indices of the active hyperparameters that have more than one value."""
-    idx = []
-    for i, hp in enumerate(space.values()):
-        if np.isfinite(vector[i]) and not isinstance(hp, Constant) and hp.size > 1:
-            idx.append(i)
-    return np.asarray(idx, dtype=np.int64)
 
 
 def _finish(space: ConfigurationSpace, full: np.ndarray, parents: np.ndarray) -> np.ndarray:
@@ -298,14 +271,6 @@ def vector_from_params(space: ConfigurationSpace, params: Mapping[str, Any]) -> 
     return vector if is_valid(space, vector) else None
 
 
-def configuration_from_params(
-    space: ConfigurationSpace, params: Mapping[str, Any]
-) -> Configuration | None:
-    """Rebuild the configuration behind a trial's params; None if they do not form a valid one."""
-    vector = vector_from_params(space, params)
-    return None if vector is None else Configuration(space, vector=vector)
-
-
 def cardinalities(space: ConfigurationSpace, *, bins: int) -> np.ndarray:
     """Number of categories per hyperparameter in :func:`encode_categorical` (with 'inactive')."""
     out = []
@@ -340,6 +305,17 @@ def encode_categorical(space: ConfigurationSpace, vectors: np.ndarray, *, bins: 
             binned = np.clip(np.floor(col[active] * bins), 0, bins - 1).astype(np.int64)
             out[active, j] = binned + 1
     return out
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances ``(len(a), len(b))`` between configuration vectors.
+
+    The number of hyperparameters whose value (or activity) differs, values compared as
+    :func:`key_of` does.
+    """
+    fa = np.where(np.isfinite(a), np.round(a, _ROUND), -1.0)
+    fb = np.where(np.isfinite(b), np.round(b, _ROUND), -1.0)
+    return (fa[:, None, :] != fb[None, :, :]).sum(axis=2)
 
 
 def encode_numeric(vectors: np.ndarray) -> np.ndarray:

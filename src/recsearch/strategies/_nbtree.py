@@ -89,7 +89,7 @@ class NBTree:
         value_counts: np.ndarray,
         x: np.ndarray,
     ) -> np.ndarray:
-        """log P(c) + sum_j log P(x_j | c) per row and class."""
+        """Log P(c) + sum_j log P(x_j | c) per row and class."""
         n = class_counts.sum()
         a = self.alpha
         cols = np.arange(x.shape[1])
@@ -200,6 +200,11 @@ class NBTreeSampler(ConfigSpaceSampler):
         random_fraction: Share of trials sampled at random.
         bins: Bins per numeric hyperparameter.
         max_depth: Deepest split of the tree.
+        min_distance: Mutated children change this many hyperparameters in turn, and children
+            differing from every configuration in the study (finished or in flight) in fewer
+            than this many are left out while others remain (1: one change, only exact copies
+            left out); near-copies of good configurations spend a trial on little more than the
+            training noise.
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
@@ -219,6 +224,7 @@ class NBTreeSampler(ConfigSpaceSampler):
         random_fraction: float = 0.1,
         bins: int = 4,
         max_depth: int = 2,
+        min_distance: int = 1,
     ) -> None:
         super().__init__(space, seed=seed)
         for name, value in (
@@ -231,10 +237,11 @@ class NBTreeSampler(ConfigSpaceSampler):
                     f"The {name!r} parameter of NBTreeSampler must be in [0, 1]. Got {value!r} "
                     "instead."
                 )
-        if n_initial < 2 or n_candidates < 1 or bins < 1 or max_depth < 0:
+        if n_initial < 2 or n_candidates < 1 or bins < 1 or max_depth < 0 or min_distance < 1:
             raise InvalidParameterError(
-                "NBTreeSampler needs n_initial >= 2, n_candidates >= 1, bins >= 1 and "
-                f"max_depth >= 0. Got {n_initial}, {n_candidates}, {bins}, {max_depth}."
+                "NBTreeSampler needs n_initial >= 2, n_candidates >= 1, bins >= 1, "
+                f"max_depth >= 0 and min_distance >= 1. Got {n_initial}, {n_candidates}, "
+                f"{bins}, {max_depth}, {min_distance}."
             )
         self._n_initial = n_initial
         self._good_fraction = good_fraction
@@ -243,6 +250,7 @@ class NBTreeSampler(ConfigSpaceSampler):
         self._random_fraction = random_fraction
         self._bins = bins
         self._max_depth = max_depth
+        self._min_distance = min_distance
         self._cardinalities = _cs.cardinalities(space, bins=bins)
         self._tree_key: tuple[int, ...] | None = None
         self._tree: NBTree | None = None
@@ -278,11 +286,12 @@ class NBTreeSampler(ConfigSpaceSampler):
             a = good[rng.randint(len(good), size=m)]
             b = good[rng.randint(len(good), size=m)]
             cross = rng.rand(m) < (self._crossover_probability if len(good) > 1 else 0.0)
+            mutants = a[~cross]
+            for _ in range(self._min_distance):
+                # NOTE: one mutation is one hyperparameter away from a seen configuration.
+                mutants = _cs.mutate_batch(self.space, mutants, rng)
             batch = np.concatenate(
-                [
-                    _cs.crossover_batch(self.space, a[cross], b[cross], rng),
-                    _cs.mutate_batch(self.space, a[~cross], rng),
-                ]
+                [_cs.crossover_batch(self.space, a[cross], b[cross], rng), mutants]
             )
             for child in batch:
                 k = _cs.key_of(child)
@@ -293,6 +302,11 @@ class NBTreeSampler(ConfigSpaceSampler):
         if not children:
             return self.random_unseen(rng, history.seen)
         candidates = np.asarray(list(children.values()))
+        if self._min_distance > 1:
+            held = np.asarray([o.vector for o in history.observations] + list(history.pending))
+            far = _cs.distances(candidates, held).min(axis=1) >= self._min_distance
+            if far.any():
+                candidates = candidates[far]
         assert self._tree is not None
         proba = self._tree.predict_proba(
             _cs.encode_categorical(self.space, candidates, bins=self._bins)

@@ -25,6 +25,8 @@ trial gets the lowest reward seen so far.
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,84 +47,119 @@ if TYPE_CHECKING:
 
 
 class _Policy:
-    """Logits per hyperparameter and the map between choices and ConfigSpace vector values."""
+    """Logits of every hyperparameter and the map between choices and vector values.
+
+    One padded row of logits per hyperparameter; sampling and updates are vectorised over them.
+    """
 
     def __init__(self, space: ConfigurationSpace, bins: int) -> None:
         self.hps = list(space.values())
         self.kinds: list[str] = []
-        self.sizes: list[int] = []
+        sizes: list[int] = []
         for hp in self.hps:
             if isinstance(hp, CategoricalHyperparameter):
                 self.kinds.append("choice")
-                self.sizes.append(len(hp.choices))
+                sizes.append(len(hp.choices))
             elif isinstance(hp, OrdinalHyperparameter):
                 self.kinds.append("choice")
-                self.sizes.append(len(hp.sequence))
+                sizes.append(len(hp.sequence))
             elif isinstance(hp, Constant):
                 self.kinds.append("constant")
-                self.sizes.append(1)
+                sizes.append(1)
             elif np.isfinite(hp.size) and hp.size <= bins:
                 # NOTE: a small integer range: one choice per value, not bins of its range.
                 self.kinds.append("values")
-                self.sizes.append(int(hp.size))
+                sizes.append(int(hp.size))
             else:
                 self.kinds.append("numeric")
-                self.sizes.append(bins)
+                sizes.append(bins)
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        width = int(self.sizes.max()) if len(sizes) else 1
+        self.valid = np.arange(width)[None, :] < self.sizes[:, None]
+        self.logits = np.where(self.valid, 0.0, -np.inf)
+        self.learn = self.sizes > 1
         self.values = {
             i: np.asarray(hp.to_vector(np.arange(hp.lower, hp.upper + 1)), dtype=float)
             for i, hp in enumerate(self.hps)
             if self.kinds[i] == "values"
         }
-        self.logits = [np.zeros(k) for k in self.sizes]
+        self._choice = np.asarray([k == "choice" for k in self.kinds])
+        self._numeric = np.asarray([k == "numeric" for k in self.kinds])
+        self._integer = [
+            i
+            for i, hp in enumerate(self.hps)
+            if self.kinds[i] == "numeric" and np.isfinite(hp.size)
+        ]
+
+    def copy(self) -> _Policy:
+        other = copy.copy(self)
+        other.logits = self.logits.copy()
+        return other
+
+    def _softmax(self) -> np.ndarray:
+        z = self.logits - self.logits.max(axis=1, keepdims=True)
+        p = np.where(self.valid, np.exp(z), 0.0)
+        return p / p.sum(axis=1, keepdims=True)
 
     def probabilities(self, i: int) -> np.ndarray:
-        z = self.logits[i] - self.logits[i].max()
-        p = np.exp(z)
-        return p / p.sum()
+        """The choice (or bin) probabilities of hyperparameter ``i``."""
+        return self._softmax()[i, : self.sizes[i]]
 
-    def action_of(self, i: int, value: float) -> int:
-        """The choice (or bin) index of a vector value of hyperparameter ``i``."""
-        if self.kinds[i] == "numeric":
-            return int(min(self.sizes[i] - 1, max(0.0, np.floor(value * self.sizes[i]))))
-        if self.kinds[i] == "constant":
-            return 0
-        if self.kinds[i] == "values":
-            return int(np.argmin(np.abs(self.values[i] - value)))
-        return int(round(value))
-
-    def value_of(self, i: int, action: int, rng: np.random.RandomState) -> float:
-        """A vector value of hyperparameter ``i`` for choice (or bin) ``action``."""
-        if self.kinds[i] == "constant":
-            return 0.0
-        if self.kinds[i] == "choice":
-            return float(action)
-        if self.kinds[i] == "values":
-            return float(self.values[i][action])
-        hp = self.hps[i]
-        u = (action + rng.rand()) / self.sizes[i]
-        return float(np.asarray(hp.to_vector(hp.to_value(np.asarray([u]))), dtype=float)[0])
+    def actions_of(self, vector: np.ndarray) -> np.ndarray:
+        """The choice (or bin) index of every entry of a configuration vector (NaN: -1)."""
+        active = np.isfinite(vector)
+        filled = np.where(active, vector, 0.0)
+        out = np.zeros(len(vector), dtype=np.int64)
+        out[self._choice] = np.round(filled[self._choice]).astype(np.int64)
+        k = self.sizes[self._numeric]
+        out[self._numeric] = np.clip(np.floor(filled[self._numeric] * k), 0, k - 1)
+        for i, values in self.values.items():
+            out[i] = int(np.argmin(np.abs(values - filled[i])))
+        return np.where(active, out, -1)
 
     def sample(self, rng: np.random.RandomState) -> np.ndarray:
         """A full vector (every hyperparameter drawn); conditions are applied by the caller."""
-        out = np.empty(len(self.hps))
-        for i in range(len(self.hps)):
-            p = self.probabilities(i)
-            action = int(rng.choice(len(p), p=p)) if len(p) > 1 else 0
-            out[i] = self.value_of(i, action, rng)
+        gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, size=self.logits.shape)))
+        actions = np.argmax(self.logits + gumbel, axis=1)
+        inside = rng.rand(len(self.hps))
+        out = actions.astype(np.float64)
+        out[self._numeric] = (actions[self._numeric] + inside[self._numeric]) / self.sizes[
+            self._numeric
+        ]
+        for i in self._integer:
+            hp = self.hps[i]
+            out[i] = float(np.asarray(hp.to_vector(hp.to_value(out[i : i + 1])))[0])
+        for i, values in self.values.items():
+            out[i] = values[actions[i]]
+        out[[k == "constant" for k in self.kinds]] = 0.0
         return out
 
     def update(self, vector: np.ndarray, advantage: float, lr: float, entropy: float) -> None:
         """One REINFORCE step (plus the entropy gradient) on the active hyperparameters."""
-        for i, v in enumerate(vector.tolist()):
-            if v != v or self.sizes[i] < 2:  # NOTE: NaN: inactive, not part of the action
-                continue
-            p = self.probabilities(i)
-            grad = -advantage * p
-            grad[self.action_of(i, v)] += advantage
-            logp = np.log(np.maximum(p, 1e-12))
-            h = -float(np.sum(p * logp))
-            grad += entropy * (-p * (logp + h))
-            self.logits[i] += lr * grad
+        actions = self.actions_of(vector)
+        rows = np.flatnonzero((actions >= 0) & self.learn)  # NOTE: inactive: not an action
+        if not len(rows):
+            return
+        p = self._softmax()[rows]
+        logp = np.where(self.valid[rows], np.log(np.maximum(p, 1e-12)), 0.0)
+        h = -np.sum(p * logp, axis=1, keepdims=True)
+        grad = -advantage * p
+        grad[np.arange(len(rows)), actions[rows]] += advantage
+        grad += entropy * (-p * (logp + h))
+        self.logits[rows] += lr * np.where(self.valid[rows], grad, 0.0)
+
+
+@dataclass
+class _ReplayState:
+    """The controller after some replayed trials: policy, baseline, moving variance, worst."""
+
+    policy: _Policy
+    baseline: float | None = None
+    variance: float = 0.0
+    worst: float | None = None
+
+    def copy(self) -> _ReplayState:
+        return _ReplayState(self.policy.copy(), self.baseline, self.variance, self.worst)
 
 
 class ReinforceSampler(ConfigSpaceSampler):
@@ -188,6 +225,10 @@ class ReinforceSampler(ConfigSpaceSampler):
         self._cost_weight = float(cost_weight)
         self._cost_attr = cost_attr
         self._tries = int(tries)
+        self._replay: tuple[tuple[Observation, ...], _ReplayState] = (
+            (),
+            _ReplayState(_Policy(space, self._bins)),
+        )
 
     # ------------------------------------------------------------------ rewards
     def reward(self, observation: Observation) -> float | None:
@@ -207,28 +248,40 @@ class ReinforceSampler(ConfigSpaceSampler):
         return metric - self._cost_weight * float(observation.losses[1])
 
     def policy(self, history: History) -> _Policy:
-        """The policy after replaying every finished trial of ``history`` in number order."""
-        policy = _Policy(self.space, self._bins)
-        baseline: float | None = None
-        variance = 0.0
-        worst: float | None = None
-        for obs in sorted(history.observations, key=lambda o: o.number):
-            r = self.reward(obs)
-            if r is None:
-                if worst is None:
-                    continue  # NOTE: a failure before any reward has nothing to be worse than
-                r = worst
-            worst = r if worst is None else min(worst, r)
-            if baseline is None:
-                baseline = r
-                continue
-            advantage = r - baseline
-            variance = self._decay * variance + (1 - self._decay) * advantage**2
-            scale = np.sqrt(variance) if variance > 0 else 1.0
-            policy.update(obs.vector, float(np.clip(advantage / scale, -3, 3)), self._lr,
-                          self._entropy)
-            baseline = self._decay * baseline + (1 - self._decay) * r
-        return policy
+        """The policy after replaying every finished trial of ``history`` in number order.
+
+        The replay continues from the last one when the new trials all come after it (the
+        usual case); otherwise (a smaller trial number finished late, another study) it
+        starts over.
+        """
+        ordered = sorted(history.observations, key=lambda o: o.number)
+        done, state = self._replay
+        prefix = ordered[: len(done)]
+        if len(done) > len(ordered) or any(a is not b for a, b in zip(done, prefix, strict=True)):
+            done, state = (), _ReplayState(_Policy(self.space, self._bins))
+        state = state.copy()
+        for obs in ordered[len(done) :]:
+            self._step(state, obs)
+        self._replay = (tuple(ordered), state)
+        return state.policy
+
+    def _step(self, state: _ReplayState, obs: Observation) -> None:
+        r = self.reward(obs)
+        if r is None:
+            if state.worst is None:
+                return  # NOTE: a failure before any reward has nothing to be worse than
+            r = state.worst
+        state.worst = r if state.worst is None else min(state.worst, r)
+        if state.baseline is None:
+            state.baseline = r
+            return
+        advantage = r - state.baseline
+        state.variance = self._decay * state.variance + (1 - self._decay) * advantage**2
+        scale = np.sqrt(state.variance) if state.variance > 0 else 1.0
+        state.policy.update(
+            obs.vector, float(np.clip(advantage / scale, -3, 3)), self._lr, self._entropy
+        )
+        state.baseline = self._decay * state.baseline + (1 - self._decay) * r
 
     # ------------------------------------------------------------------ sampling
     def sample_configuration(self, study: Study, trial: FrozenTrial) -> np.ndarray:

@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 
 from recsearch.errors import InvalidParameterError
+from recsearch.study.callables import check_allowed
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import is_ref
 
@@ -113,6 +114,8 @@ def worker_seed(settings: StudySettings, worker_index: int | None) -> int:
 
 def _resolve(ref: str, what: str) -> Any:
     """Import ``module:callable``; the one place settings turn into imported code."""
+    if ref not in KIND_OBJECTIVES.values():
+        check_allowed(ref, what)  # NOTE: never code that only the storage names (issue 14 #3)
     module_name, _, attr = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -148,7 +151,11 @@ def build_space(settings: StudySettings, schema: Schema) -> ConfigurationSpace:
 def build_strategy(settings: StudySettings, space: ConfigurationSpace, *, seed: int) -> Strategy:
     """The sampler and pruner named by the settings, seeded with ``seed``."""
     options = dict(settings.strategy_options)
-    if is_ref(settings.strategy):
+    from recsearch.oneshot import study as oneshot_study
+
+    if oneshot_study.split_name(settings.strategy):
+        made = oneshot_study.strategy_for(settings.strategy, space, seed=seed, options=options)
+    elif is_ref(settings.strategy):
         made = _resolve(settings.strategy, "strategy")(space, seed=seed, **options)
     else:
         from recsearch import strategies
@@ -190,9 +197,19 @@ def build_objective(
         kwargs["cost"] = settings.cost
     if device is not None:
         kwargs["device"] = device
+    if settings.recipe and settings.kind == "search" and settings.objective == "ctr":
+        kwargs["recipe"] = dict(settings.recipe)  # NOTE: the recipe the study was made with
     if settings.kind != "search":
         kwargs["settings"] = settings
-    return factory(dataset, space, **kwargs)
+    objective = factory(dataset, space, **kwargs)
+    from recsearch.oneshot import study as oneshot_study
+
+    if settings.kind == "search" and oneshot_study.split_name(settings.strategy):
+        # NOTE: the one-shot search runs as the study's first trial (recsearch.oneshot.study).
+        return oneshot_study.objective_for(
+            settings.strategy, objective, options=dict(settings.strategy_options)
+        )
+    return objective
 
 
 def _directions(settings: StudySettings, objective: Any) -> list[str]:

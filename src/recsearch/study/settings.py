@@ -22,6 +22,7 @@ from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
+from recsearch.redact import remember
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -52,7 +53,9 @@ METRICS: tuple[str, ...] = get_args(MetricName)
 
 # NOTE: fields added after studies were stored. Left out of the identity while they hold their
 # default, so an old study keeps its name and resumes under the same command.
-_LATE_DEFAULTS: dict[str, Any] = {"kind": "search", "kind_options": {}, "budget_total": None}
+_LATE_DEFAULTS: dict[str, Any] = {
+    "kind": "search", "kind_options": {}, "budget_total": None, "recipe": {},
+}
 _NOT_IDENTITY = ("tracking_uri", "experiment", "version", "schema_fingerprint", "schema")
 
 
@@ -74,14 +77,18 @@ class StudySettings:
         budget_epochs: Training budget of one trial in epochs.
         seed: Base seed (worker ``i`` seeds its sampler with ``seed + 1000 * i``).
         metric: Validation metric the objective optimises.
-        objective: ``ctr`` (the kind's objective, :data:`recsearch.study.components.KIND_OBJECTIVES`)
-            or ``module:callable`` with the same signature.
+        objective: ``ctr`` (the kind's objective in
+            :data:`recsearch.study.components.KIND_OBJECTIVES`) or ``module:callable`` with the
+            same signature.
         cost: A cost measure as a second objective (multi-objective), or ``None``.
         kind: ``search`` samples new configurations until ``n_trials``; ``retrain`` and
             ``fidelity`` studies are queue-only: workers run the enqueued trials and stop.
         kind_options: Kind-specific JSON (retrain cells, fidelity budgets).
         budget_total: Stop once the finished trials' epoch-equivalents reach it (a comparison
             cell); ``None``: only ``n_trials`` counts.
+        recipe: :meth:`recsearch.objectives.recipe.Recipe.to_dict` of the training recipe a
+            search's trials use (identity: a resumed study never mixes recipes); ``{}`` in
+            studies made before it: the code's default recipe.
         schema_fingerprint: :func:`schema_fingerprint` of the data set at creation.
         schema: :func:`schema_record` of the data set at creation (names a mismatch).
         tracking_uri: MLflow tracking URI, or ``None`` for no tracking.
@@ -110,6 +117,7 @@ class StudySettings:
     kind: StudyKind = "search"
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     budget_total: float | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
     schema_fingerprint: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
@@ -124,8 +132,9 @@ class StudySettings:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         out = dataclasses.asdict(self)
-        for key in ("dataset_options", "strategy_options", "kind_options", "schema"):
+        for key in ("dataset_options", "strategy_options", "kind_options", "schema", "recipe"):
             out[key] = dict(getattr(self, key))
+        out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
 
     @classmethod
@@ -136,7 +145,7 @@ class StudySettings:
         """
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("kind", "kind_options", "schema"):
+        for key in ("kind", "kind_options", "schema", "recipe"):
             if kept.get(key) is None:
                 kept.pop(key, None)
         return cls(**kept)
@@ -248,37 +257,30 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{Path('mlflow.db').resolve()}"
 
 
-def make_settings(
-    *,
-    dataset: str,
-    space: str,
-    strategy: str,
-    n_trials: int,
-    budget_epochs: float = 1.0,
-    seed: int = 0,
-    metric: MetricName = "auc",
-    dataset_options: Mapping[str, Any] | None = None,
-    strategy_options: Mapping[str, Any] | None = None,
-    objective: str = "ctr",
-    cost: str | None = None,
-    kind: StudyKind = "search",
-    kind_options: Mapping[str, Any] | None = None,
-    budget_total: float | None = None,
-    tracking_uri: str | None = "default",
-    experiment: str = "recsearch",
-) -> StudySettings:
-    """Checked :class:`StudySettings` (arguments as :func:`recsearch.study.create_study`).
+def make_settings(**fields: Any) -> StudySettings:
+    """Checked :class:`StudySettings` from :func:`recsearch.study.create_study`'s arguments.
+
+    ``tracking_uri="default"`` (the default) becomes :func:`default_tracking_uri`; a data set that
+    is a file is recorded by its full path; mappings are copied; the version is recorded.
 
     Raises:
         InvalidParameterError: A count, budget, metric or kind out of range.
     """
     from recsearch import __version__
+    from recsearch.objectives.recipe import Recipe
+    from recsearch.study.callables import allow
 
+    values: dict[str, Any] = {"tracking_uri": "default", **fields}
+    n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
+    budget_total = values.get("budget_total")
+    metric, kind = values.get("metric", "auc"), values.get("kind", "search")
+    allow(values["dataset"], values["space"], values["strategy"], values.get("objective"))
+    # NOTE: named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
-    if not budget_epochs > 0:
+    if not 0 < budget_epochs < float("inf"):
         raise InvalidParameterError(
-            f"The 'budget_epochs' parameter must be > 0. Got {budget_epochs!r}."
+            f"The 'budget_epochs' parameter must be a finite number > 0. Got {budget_epochs!r}."
         )
     if budget_total is not None and not budget_total > 0:
         raise InvalidParameterError(
@@ -292,26 +294,19 @@ def make_settings(
         raise InvalidParameterError(
             f"The 'kind' parameter must be among {KINDS}. Got {kind!r} instead."
         )
-    if tracking_uri == "default":
-        tracking_uri = default_tracking_uri()
+    if values["tracking_uri"] == "default":
+        values["tracking_uri"] = default_tracking_uri()
+    dataset = values["dataset"]
     if not is_ref(dataset) and Path(dataset).exists():
-        dataset = str(Path(dataset).resolve())  # a file: workers elsewhere need the full path
-    return StudySettings(
-        dataset=dataset,
-        dataset_options=dict(dataset_options or {}),
-        space=space,
-        strategy=strategy,
-        strategy_options=dict(strategy_options or {}),
+        values["dataset"] = str(Path(dataset).resolve())  # a file: workers elsewhere need it
+    for key in ("dataset_options", "strategy_options", "kind_options"):
+        values[key] = json.loads(json.dumps(dict(values.get(key) or {}), default=str))
+    values.update(
         n_trials=int(n_trials),
         budget_epochs=float(budget_epochs),
-        seed=int(seed),
-        metric=metric,
-        objective=objective,
-        cost=cost,
-        kind=kind,
-        kind_options=json.loads(json.dumps(dict(kind_options or {}), default=str)),
+        seed=int(values.get("seed", 0)),
         budget_total=None if budget_total is None else float(budget_total),
-        tracking_uri=tracking_uri,
-        experiment=experiment,
+        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search" else {},
         version=__version__,
     )
+    return StudySettings(**values)

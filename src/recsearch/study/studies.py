@@ -140,6 +140,26 @@ def create_in(
     return study, settings
 
 
+def base_hook(
+    settings: StudySettings,
+    space: Any,
+    then: Callable[[optuna.Study], None] | None = None,
+) -> Callable[[optuna.Study], None] | None:
+    """The ``on_create`` hook of a new search study: enqueue its base first (issue 11), then
+    call ``then``; queue-only kinds enqueue their own cells (``then`` alone)."""
+    if settings.kind != "search":
+        return then
+
+    def hook(study: optuna.Study) -> None:
+        from recsearch.spaces.presets import enqueue_base
+
+        enqueue_base(study, space)
+        if then is not None:
+            then(study)
+
+    return hook
+
+
 def check_schema(name: str, recorded: StudySettings, fingerprint: str, schema: Any) -> None:
     """Refuse a data set whose schema differs from the recorded one, naming the difference."""
     if recorded.schema_fingerprint == fingerprint:
@@ -162,7 +182,8 @@ def check_same(name: str, recorded: StudySettings, wanted: StudySettings) -> Non
             + (f": {diff}" if diff else "")
         )
     a, b = recorded.identity(), wanted.identity()
-    diff = [f"{k}: {a.get(k)!r} (recorded) != {b.get(k)!r}" for k in {**a, **b} if a.get(k) != b.get(k)]
+    keys = [*a, *(k for k in b if k not in a)]
+    diff = [f"{k}: {a.get(k)!r} (recorded) != {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
     if diff:
         raise StudyMismatchError(
             f"study {name!r} exists with other settings ({'; '.join(diff)}); "
@@ -191,6 +212,8 @@ def create_study(
     tracking_uri: str | None = "default",
     experiment: str = "recsearch",
     on_create: Callable[[optuna.Study], None] | None = None,
+    recipe: Mapping[str, Any] | None = None,
+    base_first: bool = True,
 ) -> tuple[optuna.Study, StudySettings]:
     """Create a recsearch study, or return the existing one with the same settings.
 
@@ -219,6 +242,10 @@ def create_study(
             or ``sqlite:///<cwd>/mlflow.db``; ``None`` turns tracking off.
         experiment: MLflow experiment name.
         on_create: Called with the new study right after it is created (not when it exists).
+        recipe: Fields of the training :class:`~recsearch.objectives.recipe.Recipe` that differ
+            from its defaults (``{"fidelity": "rows"}``); stored in the settings.
+        base_first: A new search study runs the space's base (its default configuration)
+            first (:func:`base_hook`).
 
     Returns:
         The study and its settings.
@@ -238,11 +265,12 @@ def create_study(
         budget_epochs=budget_epochs, seed=seed, metric=metric,  # type: ignore[arg-type]
         dataset_options=dataset_options, strategy_options=strategy_options, objective=objective,
         cost=cost, kind=kind, kind_options=kind_options, budget_total=budget_total,
-        tracking_uri=tracking_uri, experiment=experiment,
+        tracking_uri=tracking_uri, experiment=experiment, recipe=recipe,
     )  # fmt: skip
     settings, components = prepare(settings)
     return create_in(
-        _open(storage), study_name, settings, components.directions, on_create=on_create
+        _open(storage), study_name, settings, components.directions,
+        on_create=base_hook(settings, components.space, on_create) if base_first else on_create,
     )
 
 

@@ -16,8 +16,10 @@ from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
 
-from recsearch.hooks import ObjectiveHook
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.hooks import ObjectiveHook
+from recsearch.redact import TRACKING_ENV
+from recsearch.redact import usable_url
 from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.failures import first_line
 
@@ -62,12 +64,20 @@ class StudyTracker(ObjectiveHook, Protocol):
 
 
 def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTracker | None:
-    """The study's tracker: ``tracking_uri`` (the worker's own) or the recorded one; ``None``
-    when tracking is off."""
-    uri = tracking_uri if tracking_uri is not None else settings.tracking_uri
+    """The study's tracker (``None`` when tracking is off).
+
+    The worker's own ``tracking_uri`` wins over the recorded one.
+    """
+    uri = usable_url(tracking_uri if tracking_uri is not None else settings.tracking_uri,
+                     env=TRACKING_ENV)  # fmt: skip
     if uri is None or uri.lower() == "none":
         return None
+    from recsearch.study.reach import check_tracking
+    from recsearch.study.reach import quick_mlflow_retries
     from recsearch.trackers import MLflowTracker
+
+    quick_mlflow_retries()
+    check_tracking(uri)  # NOTE: once, seconds: not minutes of MLflow's retries (issue 14 #6)
 
     return MLflowTracker(uri, experiment=settings.experiment)
 
@@ -104,6 +114,9 @@ def start_tracking(
     }
     if settings.kind != "search":
         tags["recsearch.kind"] = settings.kind
+    parent = study.user_attrs.get("recsearch.mlflow_parent")
+    if parent:
+        tags["mlflow.parentRunId"] = str(parent)  # NOTE: a comparison cell nests under its run
     params: dict[str, Any] = {
         "n_trials": settings.n_trials,
         "budget_epochs": settings.budget_epochs,

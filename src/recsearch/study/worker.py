@@ -37,6 +37,10 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import FIXED_PARAMS_ATTR
+from recsearch._internals import storage_of
+from recsearch._internals import trial_id_of
+from recsearch._internals import unmask_tell_error
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.study.components import Components
 from recsearch.study.components import Overrides
@@ -50,6 +54,10 @@ from recsearch.study.failures import exception_text
 from recsearch.study.failures import failure_kind
 from recsearch.study.failures import record_failure
 from recsearch.study.failures import safe_record_failure
+from recsearch.study.limits import check_failure_limit
+from recsearch.study.limits import default_max_failures
+from recsearch.study.limits import restart_count
+from recsearch.study.reach import record_untracked
 from recsearch.study.settings import StudySettings
 from recsearch.study.studies import COUNTED_STATES
 from recsearch.study.studies import StudyCounts
@@ -64,7 +72,6 @@ from recsearch.study.tracking import start_tracking
 __all__ = ["Interrupted", "TrialRunner", "WorkerResult", "run_worker", "spent_epochs"]
 
 _POLL_S = 0.5
-_SYSTEM_ATTR_FIXED = "fixed_params"  # NOTE: where Optuna keeps an enqueued trial's params
 
 
 class Interrupted(KeyboardInterrupt):
@@ -106,7 +113,9 @@ def trial_epochs(trial: FrozenTrial, *, epochs_per_trial: float) -> float:
     return float(epochs)
 
 
-def spent_epochs(study: optuna.Study, settings: StudySettings, *, before: int | None = None) -> float:
+def spent_epochs(
+    study: optuna.Study, settings: StudySettings, *, before: int | None = None
+) -> float:
     """Epoch-equivalents the study's finished trials consumed (those numbered below ``before``)."""
     return sum(
         trial_epochs(t, epochs_per_trial=settings.budget_epochs)
@@ -139,15 +148,15 @@ class TrialRunner:
         self.surplus = False
 
     def _refuse(self, trial: optuna.Trial) -> None:
-        from recsearch.storage import SYSTEM_ATTR_WORKER
         from recsearch.storage import _HOST
+        from recsearch.storage import SYSTEM_ATTR_WORKER
 
         trial.storage.set_trial_system_attr(
-            trial._trial_id, SYSTEM_ATTR_WORKER, {"host": _HOST, "pid": os.getpid()}
+            trial_id_of(trial), SYSTEM_ATTR_WORKER, {"host": _HOST, "pid": os.getpid()}
         )
         settings = self.settings
         if settings is not None and settings.queue_only:
-            if _SYSTEM_ATTR_FIXED not in trial.storage.get_trial_system_attrs(trial._trial_id):
+            if FIXED_PARAMS_ATTR not in trial.storage.get_trial_system_attrs(trial_id_of(trial)):
                 self._not_run(trial, "surplus", f"{FAILURE_SURPLUS}: no enqueued trial left")
             return
         ahead = sum(
@@ -171,11 +180,14 @@ class TrialRunner:
         raise _NotRun(f"trial {trial.number}: {text}")
 
     def __call__(self, trial: optuna.Trial) -> Any:
+        """Run the objective on ``trial`` unless it must not run (then it fails at once)."""
         self.current = trial
         self.surplus = False
         self._refuse(trial)
         try:
-            return self.objective(trial)
+            value = self.objective(trial)
+            _HELD.active = True  # NOTE: trained: a signal now waits until the result is stored
+            return value
         except Interrupted as exc:
             safe_record_failure(trial, "interrupted", f"{FAILURE_INTERRUPTED} ({exc})")
             raise
@@ -197,14 +209,40 @@ def _release_memory() -> None:
                 torch.cuda.empty_cache()
 
 
+class _HeldSignals:
+    """Signals held while a finished trial's result is being stored.
+
+    A signal that arrives between a trial's end of training and its stored result waits until it
+    is stored (issue 14 #4): a finished trial is never turned into a failure.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pending: int | None = None
+
+    def release(self) -> int | None:
+        """Stop holding; the held signal, if one came."""
+        signum, self.pending, self.active = self.pending, None, False
+        return signum
+
+
+_HELD = _HeldSignals()
+
+
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs."""
+    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs.
+
+    They are held while a finished trial is being stored (:class:`_HeldSignals`).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if _HELD.active:
+            _HELD.pending = _HELD.pending or signum
+            return
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -278,6 +316,7 @@ def run_worker(
     device: str | None = None,
     components: Components | None = None,
     overrides: Overrides | None = None,
+    max_failures: int | None = None,
 ) -> WorkerResult:
     """Join an existing study and run trials until it holds its target number of trials.
 
@@ -289,7 +328,8 @@ def run_worker(
             the process id, so independent workers explore differently.
         threads: torch threads of this process (``None`` leaves torch's default).
         tracking_uri: Overrides the recorded MLflow URI (``"none"`` turns tracking off).
-        heartbeat_interval: Seconds between heartbeats (see :func:`recsearch.storage.open_storage`).
+        heartbeat_interval: Seconds between heartbeats (see
+            :func:`recsearch.storage.open_storage`).
         grace_period: Seconds without heartbeat before a trial is stale.
         finalize: Call the tracker's ``end_study`` when the study is done.
         dataset_options: Options overriding the recorded loader options (a data file at another
@@ -299,6 +339,8 @@ def run_worker(
         components: Already resolved components (this process resolved them for the study).
         overrides: Python objects replacing what the settings name (see
             :class:`~recsearch.study.components.Overrides`).
+        max_failures: Stop after this many consecutive failed trials of the study
+            (:mod:`recsearch.study.limits`; ``None``: ``max(10, n_trials)``, ``0``: no limit).
 
     Returns:
         A :class:`WorkerResult`. When a signal stopped the worker, ``interrupted`` holds it.
@@ -306,6 +348,7 @@ def run_worker(
     Raises:
         StorageError: Unreachable storage or unknown study; nothing is written.
         StudyMismatchError: The data set's schema differs from the recorded one.
+        FailureLimitError: The study's last ``max_failures`` trials failed; it names the last.
 
     Example:
         >>> run_worker(study_name="demo", storage="sqlite:///s.db")  # doctest: +SKIP
@@ -347,6 +390,8 @@ def run_worker(
     start_tracking(tracker, study, settings=settings, storage=store, strategy=strategy)
     set_threads(threads)  # again: building the objective may have imported torch
     runner = TrialRunner(components.objective, settings.n_trials, settings)
+    limit = default_max_failures(settings.n_trials) if max_failures is None else max_failures
+    restart_count(study, limit)
     handler = _stale_handler(store)
     killed = kill_callback(tracker) if tracker is not None else None
     if handler is not None and killed is not None:
@@ -357,6 +402,8 @@ def run_worker(
             return
         if tracker is not None:
             call_tracker(tracker, st, ft)
+            with contextlib.suppress(Exception):
+                record_untracked(st, getattr(tracker, "untracked", {}))
         if on_trial is not None:
             on_trial(st, ft)
 
@@ -365,6 +412,9 @@ def run_worker(
     # NOTE: failed trials are summarised by failure_summary; Optuna's own per-trial warnings
     # (with tracebacks) would bury the progress display.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # NOTE: what exists now (torch, MLflow, the data set) lives as long as the worker; frozen, it
+    # is not scanned by the collection after each trial (1.3 s a trial with torch and MLflow).
+    gc.freeze()
     with signals_raise():
         try:
             fail_stale_trials(study)
@@ -372,6 +422,7 @@ def run_worker(
                 counts = study_counts(study)
                 if _finished(study, settings, counts):
                     break
+                check_failure_limit(study, limit)
                 if _busy_elsewhere(study, settings, counts):
                     # NOTE: the last trials run elsewhere; they may still fail or die. (Before
                     # each trial, Optuna itself fails stale trials through our storages.)
@@ -383,7 +434,7 @@ def run_worker(
                         runner, n_trials=1, catch=(Exception,), callbacks=[after_trial],
                         gc_after_trial=False,
                     )  # fmt: skip
-                except Exception:
+                except Exception as exc:
                     # NOTE: objective errors are caught by Optuna (catch=...); what escapes comes
                     # from telling the storage. When another worker took this live trial for
                     # dead (its heartbeat came later than the grace period, e.g. on an
@@ -391,17 +442,24 @@ def run_worker(
                     # counts; anything else is a real storage problem.
                     current = runner.current
                     if current is None or not _finished_elsewhere(study, current):
-                        raise
+                        url = getattr(store, "recsearch_url", None)
+                        raise unmask_tell_error(exc, url) from None
                     print(
                         f"recsearch: trial {current.number} was failed by another worker as "
                         "dead; its result is dropped (consider a longer --grace)",
                         file=sys.stderr,
                     )
+                finally:
+                    held = _HELD.release()
                 if not runner.surplus:
                     ran += 1
+                if held is not None:
+                    raise Interrupted(held)
         except Interrupted as exc:
             interrupted = exc.signum
             _report_interrupted(study, runner, killed)
+        finally:
+            gc.unfreeze()
     counts = study_counts(study)
     if finalize and interrupted is None and tracker is not None and _finished(
         study, settings, counts
@@ -414,7 +472,7 @@ def _finished_elsewhere(study: optuna.Study, trial: optuna.Trial | None) -> bool
     if trial is None:
         return False
     try:
-        frozen = study._storage.get_trial(trial._trial_id)
+        frozen = storage_of(study).get_trial(trial_id_of(trial))
     except Exception:  # noqa: BLE001 - the storage is gone: not this case
         return False
     return frozen.state == TrialState.FAIL and failure_kind(frozen) == "worker_died"
@@ -430,14 +488,14 @@ def _report_interrupted(
     if trial is None:
         return
     with contextlib.suppress(Exception):
-        storage = study._storage
-        frozen = storage.get_trial(trial._trial_id)
+        storage, trial_id = storage_of(study), trial_id_of(trial)
+        frozen = storage.get_trial(trial_id)
         if frozen.state == TrialState.RUNNING:
             # The signal came while Optuna was finishing the trial: finish it as interrupted.
             record_failure(
-                storage, "interrupted", f"{FAILURE_INTERRUPTED} (signal)", trial_id=trial._trial_id
+                storage, "interrupted", f"{FAILURE_INTERRUPTED} (signal)", trial_id=trial_id
             )
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            frozen = storage.get_trial(trial._trial_id)
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            frozen = storage.get_trial(trial_id)
         if frozen.state == TrialState.FAIL and not runner.surplus and killed is not None:
             call_tracker(killed, study, copy.deepcopy(frozen))

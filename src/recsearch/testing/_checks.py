@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import optuna
+from ConfigSpace import Configuration
 from ConfigSpace import ConfigurationSpace
 from optuna.trial import TrialState
 
 from recsearch.errors import ForbiddenConfigurationError
+from recsearch.errors import SpaceError
+from recsearch.spaces import configuration_from_params
 from recsearch.strategies import CONFIG_ATTR
 from recsearch.strategies import ConfigSpaceSampler
 from recsearch.strategies import Strategy
 from recsearch.strategies import create
-from recsearch.strategies._cs import configuration_from_params
 from recsearch.strategies._cs import key_of
 from recsearch.testing._spaces import make_conditional_space
 from recsearch.testing._spaces import suggest_configuration
 from recsearch.testing._spaces import toy_loss
 
 
+def _configuration(space: ConfigurationSpace, params: Mapping[str, Any]) -> Configuration | None:
+    """The configuration behind a trial's params, ``None`` when they form no valid one."""
+    try:
+        return configuration_from_params(params, space)
+    except SpaceError:
+        return None
+
+
 def toy_objective(space: ConfigurationSpace, *, steps: int = 3) -> object:
-    """An objective for :func:`make_conditional_space` that reports ``steps`` intermediate values
-    (so pruners act) and returns :func:`toy_loss` (minimise)."""
+    """An objective for :func:`make_conditional_space`.
+
+    It reports ``steps`` intermediate values (so pruners act) and returns :func:`toy_loss`
+    (minimise).
+    """
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest_configuration(trial, space)
@@ -99,7 +115,7 @@ def check_strategy(
     for t in study.trials:
         if t.state == TrialState.FAIL:
             continue
-        config = configuration_from_params(space, t.params)
+        config = _configuration(space, t.params)
         assert config is not None, f"{name}: trial {t.number} params are not a valid configuration"
         if cs_aware:
             stored = t.system_attrs.get(CONFIG_ATTR)
@@ -131,7 +147,7 @@ def check_strategy(
     if cs_aware:
         keys = []
         for t in study_b.trials:
-            config = configuration_from_params(space, t.params)
+            config = _configuration(space, t.params)
             assert config is not None, f"{name}: trial {t.number} is not a valid configuration"
             keys.append(key_of(config.get_array()))
         assert len(set(keys)) == len(keys), (

@@ -14,13 +14,13 @@ from ConfigSpace import ConfigurationSpace
 from ConfigSpace import Constant
 from ConfigSpace import EqualsCondition
 from ConfigSpace import Float
-from ConfigSpace.hyperparameters import FloatHyperparameter
 from ConfigSpace import ForbiddenAndConjunction
 from ConfigSpace import ForbiddenEqualsClause
 from ConfigSpace import InCondition
 from ConfigSpace import Integer
-from ConfigSpace.hyperparameters import IntegerHyperparameter
 from ConfigSpace import OrdinalHyperparameter
+from ConfigSpace.hyperparameters import FloatHyperparameter
+from ConfigSpace.hyperparameters import IntegerHyperparameter
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import random
-import re
-import subprocess
-import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -20,12 +14,23 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
+from recsearch._internals import storage_of
+from recsearch._internals import study_id_of
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.hooks import USER_ATTR_FIDELITY
 from recsearch.hooks import USER_ATTR_SPEC
+from recsearch.trackers._artifacts import git_revision
+from recsearch.trackers._artifacts import log_best_model
+from recsearch.trackers._artifacts import log_study_artifacts
+from recsearch.trackers._keys import _jsonable
+from recsearch.trackers._keys import flatten
+from recsearch.trackers._keys import sanitize_key
+from recsearch.trackers._keys import truncate_value
+from recsearch.trackers._queue import RunQueue
 
 if TYPE_CHECKING:
     import optuna
@@ -48,115 +53,11 @@ STUDY_PARAM_KEYS: tuple[str, ...] = ("strategy_options", "budget")
 """Study user attributes copied (flattened) to the parent run's params when present."""
 FINAL_METRIC_KEYS: tuple[str, ...] = ("valid_auc", "valid_logloss", "test_auc", "test_logloss")
 
-TRUNCATION_MARKER = "...[truncated]"
-_LEGAL_KEY = re.compile(r"[^\w.\- /]")
-_MAX_KEY = 250
+OUTAGE_PAUSE_S = 30.0
+"""After a failed MLflow call, trial updates skip MLflow for this long (training goes on)."""
 _BATCH = 100
-_MAX_BATCH = 1000
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
-
-
-def mlflow_param_limit() -> int:
-    """The longest parameter value the installed MLflow accepts (6000 characters in MLflow 3)."""
-    try:
-        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
-
-        return int(MAX_PARAM_VAL_LENGTH)
-    except ImportError:  # pragma: no cover - very old or very new MLflow
-        return 500
-
-
-def sanitize_key(key: object) -> str:
-    """An MLflow-legal param/metric/tag key for ``key``.
-
-    Characters outside alphanumerics, ``_ - . /`` and space become ``_``; path-like forms that
-    MLflow rejects (leading ``/``, ``..``, ``//``) are flattened; long keys are cut to 250.
-
-    Example:
-        >>> sanitize_key("dcn:num_cross_layers")
-        'dcn_num_cross_layers'
-    """
-    text = _LEGAL_KEY.sub("_", str(key))
-    parts = [p for p in text.split("/") if p not in ("", ".", "..")]
-    text = "/".join(parts) if parts else "_"
-    if len(text) > _MAX_KEY:
-        digest = format(zlib.crc32(str(key).encode()), "08x")  # NOTE: same in every process
-        text = text[: _MAX_KEY - 9] + "_" + digest
-    return text
-
-
-def truncate_value(value: object, *, limit: int | None = None) -> str:
-    """``str(value)``, cut to MLflow's limit with :data:`TRUNCATION_MARKER` at the end.
-
-    Example:
-        >>> truncate_value("x" * 30, limit=20)
-        'xxxxxx...[truncated]'
-    """
-    if isinstance(value, str):
-        text = value
-    elif _is_container(value):
-        text = json.dumps(value, default=str)
-    else:
-        text = str(value)
-    limit = mlflow_param_limit() if limit is None else limit
-    if len(text) <= limit:
-        return text
-    keep = max(0, limit - len(TRUNCATION_MARKER))
-    return text[:keep] + TRUNCATION_MARKER[: limit - keep]
-
-
-def _is_container(value: object) -> bool:
-    return isinstance(value, (dict, list, tuple))
-
-
-def flatten(mapping: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings flattened to ``a.b.c`` keys (lists and scalars stay values).
-
-    Example:
-        >>> flatten({"a": {"b": 1}, "c": 2})
-        {'a.b': 1, 'c': 2}
-    """
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, prefix=f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def git_revision(path: str | os.PathLike[str] | None = None) -> str | None:
-    """The git commit of ``path`` (the package source by default), or ``None`` outside git."""
-    where = Path(path) if path is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rev = out.stdout.strip()
-    return rev if out.returncode == 0 and rev else None
 
 
 def default_tracking_uri() -> str:
@@ -226,9 +127,9 @@ class MLflowTracker:
         self._children: dict[tuple[str, int], str] = {}
         self._last_step: dict[str, int] = {}
         self._failures: dict[str, str] = {}
-        self._logged_params: dict[str, dict[str, str]] = {}
-        self._pending: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
-        self._flushed_at: dict[str, float] = {}
+        self._queue = RunQueue()
+        self.untracked: dict[int, str] = {}
+        self._outage_until = 0.0
 
     # ------------------------------------------------------------------ pickling (workers)
     def __getstate__(self) -> dict[str, Any]:
@@ -240,9 +141,7 @@ class MLflowTracker:
         state["_children"] = {}
         state["_last_step"] = {}
         state["_failures"] = {}
-        state["_logged_params"] = {}
-        state["_pending"] = {}
-        state["_flushed_at"] = {}
+        state["_queue"] = RunQueue()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -302,11 +201,25 @@ class MLflowTracker:
                 raise
             return str(found.experiment_id)
 
-    def _safe(self, what: str, fn: Callable[[], Any]) -> Any:
+    def _safe(self, what: str, fn: Callable[[], Any], *, trial: int | None = None) -> Any:
+        """Run ``fn``; a tracking outage never fails a trial nor slows it down.
+
+        An outage is logged once, then trial updates leave MLflow alone for
+        :data:`OUTAGE_PAUSE_S` seconds so training goes on at full speed; the trials whose runs
+        missed something are kept in ``untracked`` (trial number -> reason).
+        """
+        if trial is not None and time.monotonic() < self._outage_until:
+            self.untracked.setdefault(trial, "MLflow was unreachable")
+            return None
         try:
             return fn()
         except Exception as err:  # NOTE: a tracking outage must never fail a trial
-            _logger.warning("MLflow tracking failed while %s: %s", what, err, exc_info=True)
+            self._outage_until = time.monotonic() + OUTAGE_PAUSE_S
+            _logger.warning("MLflow tracking failed while %s (pausing tracking for %g s): %s",
+                            what, OUTAGE_PAUSE_S, str(err).splitlines()[0][:300] if str(err)
+                            else type(err).__name__)  # fmt: skip
+            if trial is not None:
+                self.untracked.setdefault(trial, f"MLflow failed while {what}")
             return None
 
     # ------------------------------------------------------------------ parent run
@@ -376,14 +289,14 @@ class MLflowTracker:
         return str(current)
 
     def _create_parent(self, study: optuna.Study) -> str:
-        import recsearch
-
         from mlflow.entities import Param
+
+        import recsearch
 
         attrs = study.user_attrs
         tags: dict[str, Any] = {k: attrs[k] for k in STUDY_TAG_KEYS if k in attrs}
         tags.update(attrs.get(TAGS_ATTR) or {})
-        tags.setdefault("storage", type(study._storage).__name__)
+        tags.setdefault("storage", type(storage_of(study)).__name__)
         tags["optuna.study_name"] = study.study_name
         tags["recsearch.version"] = recsearch.__version__
         tags["recsearch.role"] = "study"
@@ -420,7 +333,7 @@ class MLflowTracker:
         key = (_study_key(study), trial_id)
         if key in self._children:
             return self._children[key]
-        existing = study._storage.get_trial_system_attrs(trial_id).get(CHILD_RUN_ATTR)
+        existing = storage_of(study).get_trial_system_attrs(trial_id).get(CHILD_RUN_ATTR)
         if existing is not None:
             self._children[key] = str(existing)
             return str(existing)
@@ -442,82 +355,39 @@ class MLflowTracker:
         )
         run_id = str(run.info.run_id)
         self._children[key] = run_id
-        self._logged_params[run_id] = {}
+        self._queue.opened(run_id)
         try:
-            study._storage.set_trial_system_attr(trial_id, CHILD_RUN_ATTR, run_id)
+            storage_of(study).set_trial_system_attr(trial_id, CHILD_RUN_ATTR, run_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # NOTE: opened by the callback after the trial ended; this process closes it
         return run_id
 
-    def _queue_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        logged = self._logged_params.get(run_id)
-        if logged is None:
-            # NOTE: a run this process did not open (another worker, a restart): ask MLflow.
-            logged = dict(self.client.get_run(run_id).data.params)
-            self._logged_params[run_id] = logged
-        pending = self._pending.setdefault(run_id, ([], [], []))
-        for k, v in params.items():
-            key, value = sanitize_key(k), truncate_value(v)
-            if key not in logged:
-                logged[key] = value
-                pending[1].append(Param(key, value))
-
-    def _queue_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
-        from mlflow.entities import Metric
-
-        now = _now_ms()
-        pending = self._pending.setdefault(run_id, ([], [], []))
-        for k, v in metrics.items():
-            value = _finite(v)
-            if value is not None:
-                pending[0].append(Metric(sanitize_key(k), value, now, int(step)))
-
-    def _queue_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        pending = self._pending.setdefault(run_id, ([], [], []))
-        for k, v in tags.items():
-            pending[2].append(RunTag(sanitize_key(k), truncate_value(v, limit=8000)))
-
-    def _flush(self, run_id: str) -> None:
-        """Write the queued metrics, params and tags of ``run_id`` in as few batches as fit."""
-        metrics, params, tags = self._pending.pop(run_id, ([], [], []))
-        self._flushed_at[run_id] = time.monotonic()
-        while metrics or params or tags:
-            p, params = params[:_BATCH], params[_BATCH:]
-            t, tags = tags[:_BATCH], tags[_BATCH:]
-            room = _MAX_BATCH - len(p) - len(t)
-            m, metrics = metrics[:room], metrics[room:]
-            self.client.log_batch(run_id, metrics=m, params=p, tags=t)
-
-    def _maybe_flush(self, run_id: str) -> None:
-        last = self._flushed_at.setdefault(run_id, time.monotonic())
-        if time.monotonic() - last >= self.flush_interval:
-            self._flush(run_id)
+    def _params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        self._queue.params(
+            run_id, params, logged=lambda: dict(self.client.get_run(run_id).data.params)
+        )
 
     # ObjectiveHook -------------------------------------------------------------------------
     def trial_started(self, trial: optuna.Trial, params: Mapping[str, Any]) -> None:
         """Open the trial's child run and queue its configuration as params."""
 
         def go() -> None:
-            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
-            self._queue_params(run_id, flatten(params))
-            self._maybe_flush(run_id)
+            run_id = self._child_run_id(trial.study, trial_id_of(trial), trial.number)
+            self._params(run_id, flatten(params))
+            self._queue.maybe_flush(self.client, run_id, interval=self.flush_interval)
 
-        self._safe(f"starting trial {trial.number}", go)
+        self._safe(f"starting trial {trial.number}", go, trial=trial.number)
 
     def step_reported(self, trial: optuna.Trial, step: int, metrics: Mapping[str, float]) -> None:
         """Log the metrics of one evaluation at ``step`` (batched, see ``flush_interval``)."""
 
         def go() -> None:
-            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
-            self._queue_metrics(run_id, metrics, step)
+            run_id = self._child_run_id(trial.study, trial_id_of(trial), trial.number)
+            self._queue.metrics(run_id, metrics, step)
             self._last_step[run_id] = max(int(step), self._last_step.get(run_id, 0))
-            self._maybe_flush(run_id)
+            self._queue.maybe_flush(self.client, run_id, interval=self.flush_interval)
 
-        self._safe(f"logging step {step} of trial {trial.number}", go)
+        self._safe(f"logging step {step} of trial {trial.number}", go, trial=trial.number)
 
     def trial_ended(
         self, trial: optuna.Trial, metrics: Mapping[str, float], failure: str | None
@@ -525,35 +395,36 @@ class MLflowTracker:
         """Queue the final metrics; a failure reason becomes the ``failure`` tag at once."""
 
         def go() -> None:
-            run_id = self._child_run_id(trial.study, trial._trial_id, trial.number)
-            self._queue_metrics(run_id, metrics, self._last_step.get(run_id, 0))
+            run_id = self._child_run_id(trial.study, trial_id_of(trial), trial.number)
+            self._queue.metrics(run_id, metrics, self._last_step.get(run_id, 0))
             if failure:
                 # NOTE: written now, the callback may never run if the exception escapes.
                 self._failures[run_id] = failure
-                self._queue_tags(run_id, {"failure": failure})
-                self._flush(run_id)
+                self._queue.tags(run_id, {"failure": failure})
+                self._queue.flush(self.client, run_id)
 
-        self._safe(f"ending trial {trial.number}", go)
+        self._safe(f"ending trial {trial.number}", go, trial=trial.number)
 
     # Optuna callback -----------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Optuna callback: complete the trial's child run and set its status."""
-        self._safe(f"finishing trial {trial.number}", lambda: self._finish(study, trial))
+        self._safe(f"finishing trial {trial.number}", lambda: self._finish(study, trial),
+                   trial=trial.number)  # fmt: skip
 
     def _finish(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial, *, killed: str | None = None
     ) -> None:
         from optuna.trial import TrialState
 
-        had_run = (_study_key(study), trial._trial_id) in self._children or (
+        had_run = (_study_key(study), trial_id_of(trial)) in self._children or (
             CHILD_RUN_ATTR in trial.system_attrs
         )
-        run_id = self._child_run_id(study, trial._trial_id, trial.number)
-        self._queue_params(run_id, trial.params)
+        run_id = self._child_run_id(study, trial_id_of(trial), trial.number)
+        self._params(run_id, trial.params)
         if not had_run:
             # NOTE: no hook reported steps; the pruner's intermediate values are the history.
             for step, value in sorted(trial.intermediate_values.items()):
-                self._queue_metrics(run_id, {"intermediate_value": value}, step)
+                self._queue.metrics(run_id, {"intermediate_value": value}, step)
         last = max([self._last_step.get(run_id, 0), *trial.intermediate_values.keys()])
         final: dict[str, Any] = {}
         if trial.values is not None:
@@ -568,7 +439,7 @@ class MLflowTracker:
         for k in (USER_ATTR_EPOCHS, USER_ATTR_FIDELITY):
             if k in attrs:
                 final[k] = attrs[k]
-        self._queue_metrics(run_id, final, last)
+        self._queue.metrics(run_id, final, last)
         tags = {"optuna.state": trial.state.name}
         status: RunStatus = "FINISHED"
         if killed:
@@ -581,14 +452,15 @@ class MLflowTracker:
             tags["failure"] = attrs.get(USER_ATTR_FAILURE) or self._failures.get(run_id) or (
                 "unknown"
             )
-        self._queue_tags(run_id, tags)
-        self._flush(run_id)
+        self._queue.tags(run_id, tags)
+        self._queue.flush(self.client, run_id)
         if self.log_trial_spec and isinstance(attrs.get(USER_ATTR_SPEC), str):
             self.client.log_text(run_id, attrs[USER_ATTR_SPEC], "spec.json")
         end = trial.datetime_complete.timestamp() * 1000 if trial.datetime_complete else None
         self.client.set_terminated(run_id, status=status, end_time=int(end) if end else None)
-        for store in (self._last_step, self._logged_params, self._flushed_at, self._failures):
+        for store in (self._last_step, self._failures):
             store.pop(run_id, None)
+        self._queue.forget(run_id)
 
     def stale_trial_callback(
         self,
@@ -636,9 +508,15 @@ class MLflowTracker:
         if run_id is None:
             return None
         self._safe("closing open trial runs", lambda: self._sweep(study))
-        self._safe("logging study artifacts", lambda: self._log_study_artifacts(study, run_id))
-        if self.best_model is not None:
-            self._safe("logging the best model", lambda: self._log_best_model(study, run_id))
+        self._safe(
+            "logging study artifacts", lambda: log_study_artifacts(self.client, study, run_id)
+        )
+        best_model = self.best_model
+        if best_model is not None:
+            self._safe(
+                "logging the best model",
+                lambda: log_best_model(self.client, study, run_id, best_model),
+            )
         self._safe(
             "ending the parent run", lambda: self.client.set_terminated(run_id, status=status)
         )
@@ -660,122 +538,8 @@ class MLflowTracker:
             killed = t.state == TrialState.FAIL and t.number in retried
             self._finish(study, t, killed="worker died (trial retried)" if killed else None)
 
-    def _log_study_artifacts(self, study: optuna.Study, run_id: str) -> None:
-        from mlflow.entities import Metric
-        from optuna.trial import TrialState
-
-        client = self.client
-        trials = study.get_trials(deepcopy=False)
-        counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-        now = _now_ms()
-        metrics = [Metric(f"n_trials.{k}", float(v), now, 0) for k, v in counts.items()]
-        epochs = sum(_finite(t.user_attrs.get(USER_ATTR_EPOCHS)) or 0.0 for t in trials)
-        metrics.append(Metric("epochs_total", epochs, now, 0))
-        best = _best_trials(study)
-        if len(study.directions) == 1 and best:
-            metrics.append(Metric("best_value", float(best[0].values[0]), now, 0))
-        client.log_batch(run_id, metrics=metrics)
-        if best:
-            if len(study.directions) == 1:
-                client.log_dict(run_id, _trial_record(best[0]), "best_config.json")
-                spec = best[0].user_attrs.get(USER_ATTR_SPEC)
-            else:
-                client.log_dict(
-                    run_id, {"pareto_front": [_trial_record(t) for t in best]}, "best_config.json"
-                )
-                spec = None
-            if isinstance(spec, str):
-                client.log_text(run_id, spec, "spec.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            table = Path(tmp) / "trials.csv"
-            study.trials_dataframe().to_csv(table, index=False)
-            client.log_artifact(run_id, str(table))
-            png = Path(tmp) / "optimization_history.png"
-            if plot_optimization_history(study, png):
-                client.log_artifact(run_id, str(png))
-
-
-    def _log_best_model(self, study: optuna.Study, run_id: str) -> None:
-        import mlflow.pytorch
-
-        import recsearch
-
-        best = _best_trials(study)
-        if not best or self.best_model is None:
-            return
-        model = self.best_model(best[0])
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "best_model"
-            mlflow.pytorch.save_model(
-                model,
-                str(path),
-                serialization_format="pickle",
-                pip_requirements=[f"recsearch=={recsearch.__version__}", "torch"],
-            )
-            self.client.log_artifacts(run_id, str(path), artifact_path="best_model")
-        self.client.set_tag(run_id, "best_model.trial", str(best[0].number))
-
-
 def _study_key(study: optuna.Study) -> str:
-    return f"{id(study._storage)}:{study._study_id}"
-
-
-def _jsonable(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(dict(mapping), default=str))
-
-
-def _best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    try:
-        if len(study.directions) == 1:
-            return [study.best_trial]
-        return list(study.best_trials)
-    except ValueError:
-        return []
-
-
-def _trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    return {
-        "number": trial.number,
-        "values": trial.values,
-        "params": _jsonable(trial.params),
-        "user_attrs": {
-            k: v for k, v in _jsonable(trial.user_attrs).items() if k != USER_ATTR_SPEC
-        },
-    }
-
-
-def plot_optimization_history(study: optuna.Study, path: str | os.PathLike[str]) -> bool:
-    """Write the objective value of each finished trial and the best so far as a PNG.
-
-    Uses matplotlib's object API (no pyplot state). Multi-objective studies plot their first
-    objective. Returns whether a plot was written (``False`` with no completed trial).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from optuna.study import StudyDirection
-    from optuna.trial import TrialState
-
-    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not done:
-        return False
-    xs = [t.number for t in done]
-    ys = [float(t.values[0]) for t in done]
-    maximize = study.directions[0] == StudyDirection.MAXIMIZE
-    best: list[float] = []
-    for y in ys:
-        best.append(y if not best else (max(best[-1], y) if maximize else min(best[-1], y)))
-    fig = Figure(figsize=(6, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.scatter(xs, ys, s=14, alpha=0.6, label="trial value")
-    ax.step(xs, best, where="post", color="C3", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel((study.metric_names or ["objective"])[0])
-    ax.set_title(f"Optimization history: {study.study_name}")
-    ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=100)
-    return True
+    return f"{id(storage_of(study))}:{study_id_of(study)}"
 
 
 def iter_child_runs(
