@@ -8,11 +8,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+
 from _retrain_support import clicks_dataset
 from _retrain_support import raw_clicks
 from _scale_support import mlflow_store
 from _scale_support import mlflow_template  # noqa: F401 - fixture
-
 from recsearch.errors import DataError
 from recsearch.objectives.deploy import log_model
 from recsearch.objectives.deploy import register
@@ -33,7 +33,7 @@ def test_cell_trains_to_early_stopping_and_scores_valid_and_test() -> None:
 
 
 def test_logged_model_scores_raw_rows_and_registers_new_versions(
-    tmp_path: Path, mlflow_template: Path
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
 ) -> None:
     ds = clicks_dataset()
     spec = baseline("fm")

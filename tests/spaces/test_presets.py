@@ -235,6 +235,17 @@ def test_each_default_configuration_decodes_to_its_documented_base(
     if name == "autopi":
         assert {b.type for b in spec.blocks} == {"skip"} and spec.head.widths == (128, 128)
         return
+    if name == "ameir":
+        assert spec.behaviour is not None and spec.behaviour.output == "target"
+        assert {layer.op for layer in spec.behaviour.layers} == {"zero"}
+        assert spec.interaction is not None and spec.interaction.pairs
+        assert {p.function for p in spec.interaction.pairs} == {"hadamard"}
+        assert spec.head.fractions == (0.5, 0.5) and set(spec.head.activations) == {"relu"}
+        assert name in BASES
+        return
+    if name == "autoft":
+        assert spec.finetune is not None and not spec.finetune.frozen_fields
+        assert not spec.finetune.frozen_parts
     base = DEEPFM_BASE
     assert spec.head == base.head and spec.loss == base.loss and spec.linear
     assert all(spec.embedding.dims_of(f) in ((16,), (16, 16, 16)) for f in

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from _scale_support import mlflow_store
-from _scale_support import mlflow_template  # noqa: F401 - fixture
 from optuna.trial import TrialState
 
 import recsearch
+from _scale_support import mlflow_store
+from _scale_support import mlflow_template  # noqa: F401 - fixture
 from recsearch.errors import InvalidParameterError
 from recsearch.study.retraining import CELL_PARAM
 from recsearch.study.settings import StudyMismatchError
@@ -131,7 +131,7 @@ def test_bad_inputs_are_refused_with_a_clear_line(
 
 
 def test_tracked_retrain_logs_child_runs_and_registers_the_winner(
-    tmp_path: Path, mlflow_template: Path
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
 ) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient

@@ -206,8 +206,10 @@ class Encoder:
         return pd.DataFrame(columns)
 
     def encode(self, df: pd.DataFrame) -> dict[str, Any]:
-        """``categorical`` ``(n, C)`` int64, ``numeric`` ``(n, N)`` float32, ``multi_hot``
-        (a list of ``(n, L)`` int64) of raw rows; unseen values map to 0.
+        """Model inputs of raw rows; unseen values map to 0.
+
+        Returns ``categorical`` ``(n, C)`` int64, ``numeric`` ``(n, N)`` float32 and
+        ``multi_hot`` (a list of ``(n, L)`` int64).
 
         Raises:
             DataError: A raw column is missing (all missing ones named) or a numeric column

@@ -11,7 +11,8 @@ click probabilities. Loading needs recsearch installed (the class and the model 
 Example:
     >>> info = log_model(model, spec, dataset)  # doctest: +SKIP
     >>> mv = register(info.model_uri, "movielens-ctr")  # doctest: +SKIP
-    >>> mlflow.pyfunc.load_model("models:/movielens-ctr@champion").predict(raw_rows)  # doctest: +SKIP
+    >>> model = mlflow.pyfunc.load_model("models:/movielens-ctr@champion")  # doctest: +SKIP
+    >>> model.predict(raw_rows)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Any
 from typing import Literal
 
 from recsearch.errors import InvalidParameterError
@@ -28,7 +27,9 @@ __all__ = ["DEFAULT_PATIENCE", "FULL_RECIPE", "FinalResult", "recipe_words", "tr
 
 DEFAULT_PATIENCE = 3
 """Evaluations (one per epoch) without a better validation metric before training stops."""
-FULL_RECIPE = "full: up to {epochs:g} epochs, early stopping on valid {metric} (patience {patience})"
+FULL_RECIPE = (
+    "full: up to {epochs:g} epochs, early stopping on valid {metric} (patience {patience})"
+)
 """How the report names the recipe of a retrained row."""
 
 

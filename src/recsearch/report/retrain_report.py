@@ -1,4 +1,4 @@
-"""The retrain report: did the search buy a better model than the baselines, by how much, at what cost.
+"""The retrain report: did the search beat the baselines, by how much, at what cost.
 
 Pure tables from plain records (numpy/scipy in, text out), plus the writer of its files:
 Markdown, CSV (one row per model, one per cell), JSON (everything, full parameters included) and
@@ -266,8 +266,10 @@ class RetrainReport:
         out = []
         for r in self.rows:
             c = r.candidate
-            d: dict[str, Any] = {"model": c.name, "kind": c.kind, "trial": c.trial_number,
-                                 "search_score": c.search_score, "seeds": len(r.seeds)}  # fmt: skip
+            d: dict[str, Any] = {
+                "model": c.name, "kind": c.kind, "trial": c.trial_number,
+                "search_score": c.search_score, "seeds": len(r.seeds),
+            }  # fmt: skip
             for k in _METRICS:
                 d[f"{k}_mean"], d[f"{k}_sd"] = r.mean[k], r.sd[k]
             for k in _COSTS:
@@ -349,8 +351,11 @@ class RetrainReport:
 
     # ------------------------------------------------------------------ files
     def write(self, folder: str | Path) -> dict[str, str]:
-        """Write ``retrain.md``, ``retrain.csv``, ``retrain_cells.csv``, ``retrain.json`` and the
-        PNGs (``retrain_test_auc.png``, ``retrain_search_vs_retrained.png``) into ``folder``."""
+        """Write the report's files into ``folder``; returns their paths by kind.
+
+        ``retrain.md``, ``retrain.csv``, ``retrain_cells.csv``, ``retrain.json`` and the PNGs
+        ``retrain_test_auc.png`` and ``retrain_search_vs_retrained.png``.
+        """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         files = {"markdown": out / "retrain.md", "csv": out / "retrain.csv",
@@ -449,7 +454,8 @@ def build_report(
         notes: Lines to show (e.g. fewer complete trials than ``top_k``).
 
     Example:
-        >>> c = [Candidate("found-1", "found", {}, "r", {}, 0.7), Candidate("fm", "baseline", {}, "r")]
+        >>> c = [Candidate("found-1", "found", {}, "r", {}, 0.7),
+        ...      Candidate("fm", "baseline", {}, "r")]
         >>> o = [CellOutcome(n, s, {"valid_auc": v, "test_auc": v}) for n, v in
         ...      (("found-1", 0.8), ("fm", 0.7)) for s in (0, 1)]
         >>> build_report(c, o, study="s").gain

@@ -250,6 +250,9 @@ BASES: dict[str, str] = {
     "autopi": "A DNN: four skip nodes pass the raw embeddings to the MLP (128, 128).",
     "pep": "DeepFM base with almost no pruning (per-field thresholds from -5).",
     "autodis": "DeepFM base: every numeric field a dense input, as DeepFM reads it.",
+    "ameir": "DIN-like: target attention over each history (no encoder layer), every pair by "
+    "hadamard, MLP of 0.5 and 0.5 of its input (ReLU).",
+    "autoft": "The pre-trained DeepFM base with everything fine-tuned (nothing frozen).",
 }
 """Per preset, the base model its default configuration decodes to (module docstring)."""
 

@@ -1,4 +1,4 @@
-"""The retrain stage: a search's top-k configurations and the baselines, at the full budget, on test.
+"""The retrain stage: a search's top-k and the baselines, at the full budget, scored on test.
 
 ``retrain(study=NAME, ...)`` (exported as ``recsearch.retrain``; ``recsearch retrain`` on the
 command line):
@@ -378,7 +378,8 @@ def retrain(
     missing = len(cells) - len(outcomes)
     if missing:
         notes.append(f"{missing} of {len(cells)} cells did not complete (see `recsearch best "
-                     f"--study {name}` for the failures); their models show fewer seeds")  # fmt: skip
+                     f"--study {name}` for the failures); their models show fewer "
+                     "seeds")  # fmt: skip
     report = build_report(cands, outcomes, study=study, metric=recorded.metric,
                           base_params=base_params, notes=notes)  # fmt: skip
     if uri is not None:
@@ -481,7 +482,8 @@ def add_arguments(p: Any, *, prefix: str = "") -> None:
     p.add_argument(f"--{prefix}seeds", dest="retrain_seeds", type=int, default=3, metavar="N",
                    help="seeds per model")
     p.add_argument(f"--{prefix}budget-epochs", dest="retrain_budget_epochs", type=float,
-                   default=20.0, metavar="EPOCHS", help="full training budget (early stopping on valid)")
+                   default=20.0, metavar="EPOCHS",
+                   help="full training budget (early stopping on valid)")
     p.add_argument(f"--{prefix}baselines", dest="retrain_baselines", metavar="NAMES",
                    default=",".join(_DEFAULT_BASELINES), help="comma-separated baseline names")
     p.add_argument("--register-as", default=None, metavar="NAME",

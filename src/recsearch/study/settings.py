@@ -22,7 +22,6 @@ from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
-from recsearch.redact import remember
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -134,7 +133,6 @@ class StudySettings:
         out = dataclasses.asdict(self)
         for key in ("dataset_options", "strategy_options", "kind_options", "schema", "recipe"):
             out[key] = dict(getattr(self, key))
-        out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
 
     @classmethod
@@ -268,14 +266,11 @@ def make_settings(**fields: Any) -> StudySettings:
     """
     from recsearch import __version__
     from recsearch.objectives.recipe import Recipe
-    from recsearch.study.callables import allow
 
     values: dict[str, Any] = {"tracking_uri": "default", **fields}
     n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
     budget_total = values.get("budget_total")
     metric, kind = values.get("metric", "auc"), values.get("kind", "search")
-    allow(values["dataset"], values["space"], values["strategy"], values.get("objective"))
-    # NOTE: named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
     if not 0 < budget_epochs < float("inf"):
@@ -306,7 +301,8 @@ def make_settings(**fields: Any) -> StudySettings:
         budget_epochs=float(budget_epochs),
         seed=int(values.get("seed", 0)),
         budget_total=None if budget_total is None else float(budget_total),
-        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search" else {},
+        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search"
+        else {},
         version=__version__,
     )
     return StudySettings(**values)
