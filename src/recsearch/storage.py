@@ -38,10 +38,10 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from recsearch._internals import BaseHeartbeat
+from recsearch._internals import journal_backend
 from recsearch._internals import stale_trial_ids
 from recsearch._internals import storage_of
 from recsearch._internals import study_id_of
-from recsearch._internals import journal_backend
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE

@@ -56,12 +56,12 @@ from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.spaces.bridge import _py
 from recsearch.spaces.builders import pair_name
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import LOSSES
 from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
-from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import FieldGroup
 from recsearch.spec import FineTuneSpec
 from recsearch.spec import HeadSpec
