@@ -200,7 +200,8 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         _autoias,
     ),
     "fives": (
-        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its layer-1 one.",
+        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its "
+        "layer-1 one.",
         lambda s: {"graph": mb._graph_items(s, "graph.", layers=2)},
     ),
     "autopi": (
@@ -213,7 +214,8 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
                                             inits=mb.PEP_INITS)},
     ),
     "autodis": (
-        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
+        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + "
+        "temperature.",
         lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
                                             buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
     ),
