@@ -28,7 +28,9 @@ KINDS: dict[str, BlockKind] = {
 }
 
 if set(KINDS) != set(BLOCK_TYPES):  # pragma: no cover - a developer mistake
-    raise RuntimeError(f"recsearch.blocktypes {sorted(KINDS)} and BlockType {BLOCK_TYPES} disagree")
+    raise RuntimeError(
+        f"recsearch.blocktypes {sorted(KINDS)} and BlockType {BLOCK_TYPES} disagree"
+    )
 
 
 def kind(name: str) -> BlockKind:

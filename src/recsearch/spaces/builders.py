@@ -50,7 +50,6 @@ from ConfigSpace import NotEqualsCondition
 from recsearch.blocktypes import KINDS
 from recsearch.errors import InvalidParameterError
 from recsearch.spec import BLOCK_TYPES
-from recsearch.spec import CROSS_VERSIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
