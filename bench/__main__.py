@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark (or those named) and print their figures.
 
-Usage: ``python -m bench [data] [train] [strategies] [scale] [quality] [quality-heldout] [gpu]
-[--trials N]``; ``--trials`` sets the trial count of the quality benches (``quality-heldout``
+Usage: ``python -m bench [data] [train] [strategies] [scale] [quality] [quality-heldout]
+[gpu] [--trials N]``; ``--trials`` sets the trial count of the quality benches (``quality-heldout``
 runs 30 and 60 without it); ``gpu`` runs only when named (the CUDA bench of
 :mod:`bench.bench_gpu`). Each benchmark prints ratios against a reference measured in the same
 run; nothing here asserts a timing.

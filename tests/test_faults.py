@@ -51,7 +51,7 @@ def test_python_budget_and_settings_refuse_an_infinite_budget(value: float) -> N
 
     with pytest.raises(InvalidParameterError, match="finite number > 0"):
         Budget(epochs=value)
-    with pytest.raises(InvalidParameterError, match="finite number > 0"):
+    with pytest.raises(InvalidParameterError, match="finite (number|integer) > 0"):
         Budget(rows=value)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="finite number > 0"):
         runner.create_study(dataset="synthetic", space="hpo", strategy="random", n_trials=1,

@@ -95,6 +95,9 @@ BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention", "conv", "sk
 BLOCK_TYPES: tuple[str, ...] = get_args(BlockType)
 """Interaction block types (AutoCTR's six, plus AutoPI's ``conv`` and ``skip``).
 
+Each has a descriptor in :mod:`recsearch.blocktypes` (its hyperparameters, shape plan and
+module), which the space builder, ``decode``, the cost model and the model all read.
+
 ``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
 (``0.5 * ((sum e)^2 - sum e^2)``) of the inputs projected to ``dim``. ``dot``: the pairwise dot
 products of the inputs. ``efc``: a learned linear mix of the input embeddings over the field axis

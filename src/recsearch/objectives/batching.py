@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from recsearch.data.schema import Split
 
 Tensors = dict[str, "torch.Tensor | list[torch.Tensor]"]
-"""A split on the device: ``categorical``, ``numeric``, ``multi_hot`` (a list) and ``label``."""
+"""A split on the device: ``categorical``, ``numeric``, ``multi_hot`` and ``sequence`` (lists)
+and ``label``."""
 
 
 def to_device(split: Split, device: torch.device) -> Tensors:

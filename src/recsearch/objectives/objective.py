@@ -102,12 +102,12 @@ class CTRObjective:
         base: Spec supplying what the space does not search (see ``recsearch.spaces.decode``).
         hooks: :class:`~recsearch.hooks.ObjectiveHook` objects (trackers) told of each trial.
         memory_cap: Bytes the embedding tables may use (``None``: the trainer's default).
-        pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
-            with :func:`recsearch.objectives.model.read_state`).
         recipe: The training recipe (a :class:`~recsearch.objectives.recipe.Recipe` or its
             ``to_dict()``, as a study's settings store it); replaces the budget's.
         latency: ``cached``: measure inference latency once per distinct architecture;
             ``always``: every trial; ``never``: record NaN.
+        pretrained: A pre-trained state every trial starts from (the ``autoft`` space; read it
+            with :func:`recsearch.objectives.model.read_state`).
 
     Example:
         >>> from recsearch.data.synthetic import synthetic
@@ -131,9 +131,9 @@ class CTRObjective:
         base: ModelSpec | None = None,
         hooks: Sequence[ObjectiveHook] = (),
         memory_cap: int | None = None,
-        pretrained: Mapping[str, Any] | None = None,
         recipe: Recipe | Mapping[str, Any] | None = None,
         latency: Literal["cached", "always", "never"] = "cached",
+        pretrained: Mapping[str, Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -268,9 +268,9 @@ class CTRObjective:
             seed=self.seed if seed is None else seed,
             report=report,
             memory_cap=self.memory_cap,
-            pretrained=self.pretrained,
             monitor=self.metric,
             evaluate_test=evaluate_test,
+            pretrained=self.pretrained,
         )
 
     def _hook(self, method: str, *args: Any) -> None:
@@ -308,18 +308,19 @@ class CTRObjective:
         budget = self._budget()
         fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
         pruner = getattr(getattr(trial, "study", None), "pruner", None)
-        if budget.recipe.fidelity == "rows" and fixed is None and not _never_prunes(pruner):
+        rows = budget.recipe.fidelity == "rows" and fixed is None and self.cost is None
+        if rows and not _never_prunes(pruner):
             rungs: tuple[float | None, ...] = budget.recipe.rungs
         else:
             rungs = (fixed,)
         spent = 0.0
         for rung, fidelity in enumerate(rungs):
             dataset, fraction = self._subsample(fidelity)
-            per_evaluation = len(rungs) == 1 and self.cost is None
+            per_evaluation = len(rungs) == 1 and self.cost is None  # NOTE: no multi-obj pruning
             result = self._train(trial, state, spec, dataset, fraction, spent, per_evaluation)
             spent = state["epochs"] = spent + float(result.epochs_run) * fraction
             value = float(result.metrics()[key])
-            if len(rungs) > 1 and self.cost is None:
+            if len(rungs) > 1:
                 trial.set_user_attr(USER_ATTR_RUNG, rung)
                 step = round(float(rungs[rung]) / float(rungs[0]))  # type: ignore[arg-type]
                 if math.isfinite(value):
@@ -364,9 +365,9 @@ class CTRObjective:
             seed=self.seed,
             report=report,
             memory_cap=self.memory_cap,
-            pretrained=self.pretrained,
             measure=self.latency == "always" or (self.latency == "cached" and cached is None),
             monitor=self.metric,
+            pretrained=self.pretrained,
         )
         if self.latency != "cached":
             return result

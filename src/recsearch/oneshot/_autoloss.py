@@ -82,7 +82,7 @@ def search(request: c.Request) -> c.OneShotResult:
     model = build_model(spec, schema).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    weights = torch.optim.Adam(params, lr=spec.training.lr)
+    weights = torch.optim.Adam(params, lr=c.spec_lr(spec, len(dataset.train)))
     lam = torch.zeros(len(names), device=device, requires_grad=True)
     controller = torch.optim.Adam([lam], lr=arch_lr)
     train = c.tensors(dataset.train, device)
@@ -91,7 +91,7 @@ def search(request: c.Request) -> c.OneShotResult:
     bs = spec.training.batch_size
     warmup = int(warmup_share * max(1, int(np.ceil(epochs * n / bs))))
     held_out = c.cycle(valid, len(dataset.valid), bs, generator)
-    eta = spec.training.lr
+    eta = c.spec_lr(spec, len(dataset.train))
     done = 0.0
     for step, (progress, batch) in enumerate(c.batches(train, n, bs, epochs, generator)):
         done = progress

@@ -113,6 +113,12 @@ def tensors(split: Split, device: torch.device) -> Batch:
     }
 
 
+def spec_lr(spec: Any, n_train: int) -> float:
+    """The spec's learning rate; ``None`` is the recipe's data-size rule (issue 12)."""
+    lr = spec.training.lr
+    return default_lr("adam", n_train) if lr is None else float(lr)
+
+
 def rows(data: Batch, index: torch.Tensor) -> Batch:
     """The rows ``index`` of every tensor of ``data``."""
     return {
@@ -195,9 +201,7 @@ def train_supernet(
     check_rows(dataset)
     skip = {id(p) for p in arch}
     params = [p for p in model.parameters() if id(p) not in skip and p.requires_grad]
-    lr = spec.training.lr  # NOTE: None is the recipe's data-size rule (issue 12)
-    lr = default_lr("adam", len(dataset.train)) if lr is None else lr
-    weights = torch.optim.Adam(params, lr=lr)
+    weights = torch.optim.Adam(params, lr=spec_lr(spec, len(dataset.train)))
     model.to(device)
     model.train()
     train = tensors(dataset.train, device)

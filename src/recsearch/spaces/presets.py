@@ -20,9 +20,7 @@ exactly that DeepFM:
   product, MLP ``(128, 64)``, BCE, Adam; ``autoias`` projects interactions to 16).
 - ``fives``: no graph edge (the DeepFM base); ``pep``: the DeepFM base with thresholds that
   prune almost nothing; ``autopi``: a DNN (four ``skip`` nodes, MLP ``(128, 128)``);
-  ``autodis``: every numeric field a plain dense input (the DeepFM base); ``ameir``: the
-  behaviour layers do nothing (``zero``), every pair by hadamard, an MLP at half width;
-  ``autoft``: fine-tune everything (the plain fine-tuning AutoFT improves on).
+  ``autodis``: every numeric field a plain dense input (the DeepFM base).
 
 ``space.meta`` of a preset holds ``{"preset": name, "sections": [...], "description": ...}`` so
 runs can record it; :func:`to_json` / :func:`from_json` keep it (ConfigSpace's own serialization
@@ -254,9 +252,9 @@ BASES: dict[str, str] = {
     "autopi": "A DNN: four skip nodes pass the raw embeddings to the MLP (128, 128).",
     "pep": "DeepFM base with almost no pruning (per-field thresholds from -5).",
     "autodis": "DeepFM base: every numeric field a dense input, as DeepFM reads it.",
-    "ameir": "Behaviour layers all 'zero' (history unused) with target-attention output, every "
-    "pair by hadamard, an MLP of 2 layers at 0.5 of the input with ReLU.",
-    "autoft": "Fine-tune every field and part: plain fine-tuning of the source model.",
+    "ameir": "DIN-like: target attention over each history (no encoder layer), every pair by "
+    "hadamard, MLP of 0.5 and 0.5 of its input (ReLU).",
+    "autoft": "The pre-trained DeepFM base with everything fine-tuned (nothing frozen).",
 }
 """Per preset, the base model its default configuration decodes to (module docstring)."""
 
@@ -305,8 +303,7 @@ def _with_defaults(space: ConfigurationSpace, defaults: dict[str, Any]) -> Confi
     return ConfigurationSpace.from_serialized_dict(data)
 
 
-# NOTE: a developer mistake, caught at import (a preset without a BASES line fails a test only).
-if set(PRESETS) != set(get_args(PresetName)):  # pragma: no cover
+if set(PRESETS) != set(get_args(PresetName)) or set(BASES) != set(PRESETS):  # pragma: no cover - a developer mistake
     raise RuntimeError("PRESETS and PresetName disagree")
 
 
@@ -391,8 +388,7 @@ def enqueue_base(study: optuna.Study, space: ConfigurationSpace) -> bool:
         >>> from recsearch.data.schema import Field, Schema
         >>> schema = Schema("y", (Field("u", "categorical", 9), Field("i", "categorical", 9)))
         >>> study = optuna.create_study(direction="maximize")
-        >>> space = preset("autofis", schema)
-        >>> enqueue_base(study, space), enqueue_base(study, space)
+        >>> enqueue_base(study, preset("autofis", schema)), enqueue_base(study, preset("autofis", schema))
         (True, False)
     """
     params = base_params(space)

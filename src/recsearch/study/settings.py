@@ -271,11 +271,11 @@ def make_settings(**fields: Any) -> StudySettings:
     from recsearch.study.callables import allow
 
     values: dict[str, Any] = {"tracking_uri": "default", **fields}
+    # NOTE: named by this process's own call, so this process may import them (issue 14 #3)
+    allow(*(values.get(k) for k in ("dataset", "space", "strategy", "objective")))
     n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
     budget_total = values.get("budget_total")
     metric, kind = values.get("metric", "auc"), values.get("kind", "search")
-    allow(values["dataset"], values["space"], values["strategy"], values.get("objective"))
-    # NOTE: named by this process's own call
     if n_trials < 1:
         raise InvalidParameterError(f"The 'n_trials' parameter must be >= 1. Got {n_trials!r}.")
     if not 0 < budget_epochs < float("inf"):
@@ -306,7 +306,8 @@ def make_settings(**fields: Any) -> StudySettings:
         budget_epochs=float(budget_epochs),
         seed=int(values.get("seed", 0)),
         budget_total=None if budget_total is None else float(budget_total),
-        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search" else {},
+        recipe=Recipe.from_dict(values.get("recipe") or {}).to_dict() if kind == "search"
+        else {},
         version=__version__,
     )
     return StudySettings(**values)

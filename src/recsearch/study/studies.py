@@ -146,7 +146,8 @@ def base_hook(
     then: Callable[[optuna.Study], None] | None = None,
 ) -> Callable[[optuna.Study], None] | None:
     """The ``on_create`` hook of a new search study: enqueue its base first (issue 11), then
-    call ``then``; queue-only kinds enqueue their own cells (``then`` alone)."""
+    call ``then``; queue-only kinds enqueue their own cells (``then`` alone).
+    """
     if settings.kind != "search":
         return then
 

@@ -66,7 +66,8 @@ class StudyTracker(ObjectiveHook, Protocol):
 def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTracker | None:
     """The study's tracker (``None`` when tracking is off).
 
-    The worker's own ``tracking_uri`` wins over the recorded one.
+    The worker's own ``tracking_uri`` wins over the recorded one; a redacted one is resolved by
+    :func:`recsearch.redact.usable_url`.
     """
     uri = usable_url(tracking_uri if tracking_uri is not None else settings.tracking_uri,
                      env=TRACKING_ENV)  # fmt: skip
