@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the comparison's studies live (default: a journal file in --out); "
                    "rerun to resume, `recsearch worker --comparison NAME` to join")  # fmt: skip
     p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
+    p.add_argument("--no-base-first", action="store_true",
+                   help="do not run the space's base model (its default) as each cell's trial 0")
     _add_device(p)
 
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,

@@ -255,6 +255,7 @@ def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], wo
         storage=args.storage,
         name=args.name,
         device=args.device,
+        base_first=not args.no_base_first,
     )
 
 

@@ -147,3 +147,29 @@ def test_two_workers_serve_one_comparison_on_postgres(
         pids |= {t.system_attrs[SYSTEM_ATTR_WORKER]["pid"] for t in done}
     assert len(pids) == 2  # both processes trained trials
     assert "| random |" in out and "| tpe |" in out
+
+
+def test_each_cell_runs_the_space_base_first_unless_told_not_to(tmp_path: Path) -> None:
+    from _scale_support import SleepObjective
+    from _scale_support import small_space
+
+    from recsearch.compare import run_comparison
+    from recsearch.storage import open_storage
+
+    space = small_space(None)
+    base = dict(space.get_default_configuration())
+    first: dict[bool, list[dict]] = {}
+    for base_first in (True, False):
+        out = tmp_path / str(base_first)
+        run_comparison(
+            dataset="synthetic", dataset_options={"n_rows": 300, "n_categorical": 3},
+            space=space, strategies=["random"], seeds=2, budget=2.0, out_dir=out,
+            objective=SleepObjective, track=False, name="cmp", base_first=base_first,
+        )  # fmt: skip
+        store = open_storage(f"journal:{out / 'comparison.journal'}", must_exist=True)
+        first[base_first] = [
+            optuna.load_study(study_name=n, storage=store).trials[0].params
+            for n in sorted(optuna.get_all_study_names(store))
+        ]
+    assert first[True] == [base, base]
+    assert any(p != base for p in first[False])

@@ -43,6 +43,7 @@ from recsearch.study.settings import StudySettings
 from recsearch.study.settings import default_tracking_uri
 from recsearch.study.settings import is_ref
 from recsearch.study.settings import make_settings
+from recsearch.study.studies import base_hook
 from recsearch.study.studies import create_in
 from recsearch.study.studies import prepare
 from recsearch.study.studies import settings_of
@@ -343,6 +344,7 @@ def run_comparison(
     storage: str | None = None,
     name: str | None = None,
     device: str | None = None,
+    base_first: bool = True,
 ) -> ComparisonReport:
     """Compare search strategies at equal budget and write a report folder.
 
@@ -372,6 +374,8 @@ def run_comparison(
         experiment: MLflow experiment of the comparison run.
         max_trials: Safety cap on trials per run; ``None`` means ``20 * budget /
             budget_epochs_per_trial + 20``.
+        base_first: Every cell runs the space's base (its default configuration) as its first
+            trial, counted in its budget (issue 11).
         storage: Where the cell studies live; ``None`` is ``comparison.journal`` in ``out_dir``.
             Rerunning the same call resumes; ``recsearch worker --comparison NAME --storage URL``
             joins from other machines (data set and space given by name, objective importable).
@@ -437,7 +441,9 @@ def run_comparison(
     studies = []
     for strategy, seed in jobs:
         settings, components = prepare(cell(strategy, seed, name), overrides=overrides)
-        study, _ = create_in(store, f"{name}.{strategy}.s{seed}", settings, components.directions)
+        hook = base_hook(settings, components.space) if base_first else None
+        study, _ = create_in(store, f"{name}.{strategy}.s{seed}", settings, components.directions,
+                             on_create=hook)  # fmt: skip
         if track_trials and cmp_run_id and PARENT_RUN_ATTR not in study.user_attrs:
             study.set_user_attr(PARENT_RUN_ATTR, cmp_run_id)
         studies.append(study)
