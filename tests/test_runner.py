@@ -350,3 +350,14 @@ def test_a_live_trial_taken_for_dead_does_not_stop_the_worker(tmp_path: Path) ->
     )  # fmt: skip
     assert result.counts.complete == 3
     assert result.study.trials[0].state == TrialState.FAIL
+
+
+def test_a_new_study_runs_its_base_first_unless_told_not_to(tmp_path: Path) -> None:
+    from recsearch.spaces.presets import BASE_ATTR
+
+    first = _run(f"journal:{tmp_path / 'a.log'}", 3)
+    trials = first.study.trials
+    assert trials[0].user_attrs.get(BASE_ATTR) is True and len(trials) == 3  # counted
+    assert all(BASE_ATTR not in t.user_attrs for t in trials[1:])
+    off = _run(f"journal:{tmp_path / 'b.log'}", 2, base_first=False)
+    assert all(BASE_ATTR not in t.user_attrs for t in off.study.trials)

@@ -65,8 +65,10 @@ def test_three_postgres_workers_survive_a_sigkill(
             owner = t.system_attrs.get(runner.SYSTEM_ATTR_WORKER) or {}
             if t.state != TrialState.RUNNING or owner.get("pid") != victim.pid:
                 continue
-            # Only a trial that started just now: the kill must land well inside its 0.8 s.
-            if t.datetime_start and (datetime.now() - t.datetime_start).total_seconds() < 0.3:
+            # Only a trial that sampled its configuration (so its retry must reuse it) and
+            # started just now: the kill must land well inside its 0.8 s of training.
+            age = (datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else 9
+            if t.params and age < 0.5:
                 killed_number.append(t.number)
                 return True
         return False

@@ -7,7 +7,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ProgressBar", "print_best", "print_failures", "print_summary"]
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact
+
+__all__ = ["ProgressBar", "print_best", "print_failures", "print_summary", "shown_storage"]
 
 
 class ProgressBar:
@@ -56,7 +59,14 @@ def print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
 
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not trials:
-        print(f"study {study.study_name}: no complete trial yet")
+        if as_json:
+            counts = {s.name.lower(): 0 for s in TrialState}
+            for t in study.get_trials(deepcopy=False):
+                counts[t.state.name.lower()] += 1
+            print(json.dumps({"study": study.study_name, "best": None,
+                              "message": "no trial is complete yet", "trials": counts}, indent=2))
+        else:
+            print(f"study {study.study_name}: no complete trial yet")
         return
     best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
     if as_json:
@@ -89,8 +99,31 @@ def print_summary(result: Any, storage_url: str) -> None:
     print_failures(result.failures)
     print_best(study, result.settings)
     if result.settings.tracking_uri:
-        print(f"runs: mlflow ui --backend-store-uri {result.settings.tracking_uri}")
-    print(f"more workers: recsearch worker --study {study.study_name} --storage {storage_url}")
+        print(f"runs: mlflow ui --backend-store-uri {redact(result.settings.tracking_uri)}")
+        print_untracked(study)
+    print(f"more workers: recsearch worker --study {study.study_name} --storage "
+          f"{shown_storage(storage_url)}")
+
+
+def print_untracked(study: Any) -> None:
+    """Name the trials whose MLflow runs missed something while the tracking server was away."""
+    from recsearch.study.reach import untracked_trials
+
+    untracked = untracked_trials(study)
+    if untracked:
+        numbers = ", ".join(f"#{n}" for n in sorted(untracked)[:20])
+        more = f" and {len(untracked) - 20} more" if len(untracked) > 20 else ""
+        print(f"not tracked in MLflow ({untracked[min(untracked)]}): trials {numbers}{more}; "
+              "their results are in the study (recsearch best)")
+
+
+def shown_storage(url: str) -> str:
+    """The storage URL for a hint: redacted, with where the workers take the password from."""
+    shown = redact(url)
+    if shown == url:
+        return url
+    return (f"'{shown}'\n  (the password is not shown: pass the real URL, or set "
+            f"{STORAGE_ENV}, or keep the password in ~/.pgpass)")
 
 
 def print_failures(failures: Sequence[tuple[str, int]]) -> None:

@@ -11,272 +11,23 @@ command again resumes an interrupted run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from recsearch._cli_parser import EXIT_USAGE
+from recsearch._cli_parser import build_parser
 from recsearch._console import ProgressBar as _ProgressBar
 from recsearch._console import print_best as _print_best
 from recsearch._console import print_failures as _print_failures
 from recsearch._console import print_summary as _print_summary
+from recsearch._console import shown_storage as _shown_storage
+from recsearch.redact import redact
+from recsearch.redact import redact_text
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
-
-_RUN_EXAMPLE = """\
-example:
-  recsearch run --dataset movielens-100k --space autofis --strategy smac --trials 50 \\
-      --budget-epochs 5 --workers 2
-  recsearch run --dataset synthetic --dataset-option n_rows=5000 --space hpo --strategy tpe \\
-      --trials 20 --storage postgresql+psycopg://user:pw@db-host:5432/recsearch --study ctr-1
-
-Rerunning the same command resumes the study and runs only the missing trials.
-Without --storage the study lives in ./recsearch-journal.log (a journal file: several local
-worker processes write it concurrently without SQLite's locking errors).
-"""
-
-_CREATE_EXAMPLE = """\
-example:
-  recsearch create --dataset criteo --dataset-path /data/criteo.tsv --space autoctr \\
-      --strategy autoctr --trials 400 --study criteo-autoctr \\
-      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch \\
-      --tracking-uri http://mlflow-host:5000
-  # then, on every machine:
-  recsearch worker --study criteo-autoctr \\
-      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch
-"""
-
-_WORKER_EXAMPLE = """\
-example:
-  recsearch worker --study criteo-autoctr \\
-      --storage postgresql+psycopg://user:pw@db-host:5432/recsearch --threads 8
-
-The worker reads data set, space, strategy, budget and seed from the study (written by
-`recsearch create` or `recsearch run`) and runs trials until the study holds its target.
-"""
-
-_COMPARE_EXAMPLE = """\
-example:
-  recsearch compare --dataset movielens-100k --space autofis \\
-      --strategies random,tpe,smac,evolution,nbtree,hyperband --seeds 5 --budget 200 \\
-      --workers 2 --out reports/autofis
-"""
-
-_BEST_EXAMPLE = """\
-example:
-  recsearch best --study criteo-autoctr --storage sqlite:///studies.db
-"""
-
-_SPACES_EXAMPLE = """\
-example:
-  recsearch spaces
-"""
-
-_STRATEGIES_EXAMPLE = """\
-example:
-  recsearch strategies
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the one-line error style of the rest of the CLI."""
-
-    def error(self, message: str) -> Any:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key, value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _device(text: str) -> str:
-    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
-
-
-def _add_device(p: argparse.ArgumentParser, *, per_gpu: bool = True) -> None:
-    p.add_argument("--device", type=_device, default=None,
-                   help="training device: auto, cpu, cuda or cuda:N (default: the objective's, "
-                   "auto); workers take the visible GPUs round robin")  # fmt: skip
-    if per_gpu:
-        p.add_argument("--workers-per-gpu", type=_positive_int, default=None,
-                       help="with CUDA: start this many workers per visible GPU "
-                       "(instead of --workers)")  # fmt: skip
-
-
-def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument(
-        "--dataset",
-        required=required,
-        help="data set: synthetic, movielens-100k, criteo, avazu, a CSV/Parquet path, "
-        "or module:callable",
-    )
-    p.add_argument("--dataset-path", help="file or folder the data set is read from")
-    p.add_argument(
-        "--dataset-option",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="loader option (repeatable; VALUE parsed as JSON when possible)",
-    )
-
-
-def _add_study_options(p: argparse.ArgumentParser) -> None:
-    _add_dataset(p)
-    p.add_argument("--space", required=True, help="space preset (see `recsearch spaces`)")
-    p.add_argument(
-        "--strategy", required=True, help="search strategy (see `recsearch strategies`)"
-    )
-    p.add_argument(
-        "--strategy-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-        help="strategy option, e.g. max_resource=5 (repeatable)",
-    )  # fmt: skip
-    p.add_argument("--trials", type=_positive_int, default=50, help="complete+pruned trials")
-    p.add_argument("--budget-epochs", type=_positive_float, default=1.0,
-                   help="training epochs per trial")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
-    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
-                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
-                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
-    p.add_argument("--cost", default=None,
-                   help="a cost measure as second objective (params, embedding_bytes, flops, "
-                   "latency_ms)")  # fmt: skip
-    p.add_argument("--objective", default="ctr", help=argparse.SUPPRESS)
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (default: journal file ./recsearch-journal.log)")
-    p.add_argument("--study", default=None, help="study name (default: derived from settings)")
-    p.add_argument("--tracking-uri", default="default",
-                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
-                   "sqlite:///mlflow.db); 'none' turns tracking off")  # fmt: skip
-    p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command."""
-    from recsearch import __version__
-
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
-        prog="recsearch",
-        description="AutoML for deep recommender systems (CTR prediction).",
-        epilog=_RUN_EXAMPLE,
-        formatter_class=fmt,
-    )
-    parser.add_argument("--version", action="version", version=f"recsearch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("run", help="create or resume a study and run it", epilog=_RUN_EXAMPLE,
-                       formatter_class=fmt)  # fmt: skip
-    _add_study_options(p)
-    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
-    p.add_argument("--heartbeat", type=_positive_int, default=10,
-                   help="seconds between trial heartbeats")  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_device(p)
-
-    p = sub.add_parser("create", help="create a study for `recsearch worker` processes",
-                       epilog=_CREATE_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    _add_study_options(p)
-
-    p = sub.add_parser("worker", help="join a study and run trials until it is done",
-                       epilog=_WORKER_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--study", help="the study to join")
-    which.add_argument("--comparison", help="join every study of this `recsearch compare`")
-    p.add_argument("--storage", required=True, help="Optuna storage URL of the study")
-    p.add_argument("--trials", type=_positive_int, default=None,
-                   help="run at most this many trials in this worker")  # fmt: skip
-    p.add_argument("--worker-index", type=int, default=None,
-                   help="seeds the sampler with seed + 1000 * index (default: the pid)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
-    p.add_argument("--heartbeat", type=_positive_int, default=10,
-                   help="seconds between trial heartbeats")  # fmt: skip
-    p.add_argument("--grace", type=_positive_int, default=None,
-                   help="seconds without heartbeat before a trial counts as dead "
-                   "(default: 3 x heartbeat)")  # fmt: skip
-    p.add_argument("--tracking-uri", default=None,
-                   help="override the study's MLflow tracking URI ('none': off)")
-    p.add_argument("--dataset-path", default=None,
-                   help="where the study's data set lives on this machine")
-    p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    _add_device(p, per_gpu=False)
-
-    p = sub.add_parser("compare", help="compare strategies on one space, same budget",
-                       epilog=_COMPARE_EXAMPLE, formatter_class=fmt)  # fmt: skip
-    _add_dataset(p)
-    p.add_argument("--space", required=True)
-    p.add_argument("--strategies", required=True, help="comma-separated strategy names")
-    p.add_argument("--seeds", type=_positive_int, default=5)
-    p.add_argument("--budget", type=_positive_float, default=200.0,
-                   help="epoch-equivalents per strategy and seed")  # fmt: skip
-    p.add_argument("--budget-epochs", type=_positive_float, default=1.0,
-                   help="epochs of one full-fidelity trial")  # fmt: skip
-    p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
-    p.add_argument("--workers", type=_positive_int, default=1)
-    p.add_argument("--out", default="reports/compare", help="report folder")
-    p.add_argument("--tracking-uri", default=None,
-                   help="MLflow tracking URI ('none': no tracking)")  # fmt: skip
-    p.add_argument("--storage", default=None,
-                   help="where the comparison's studies live (default: a journal file in --out); "
-                   "rerun to resume, `recsearch worker --comparison NAME` to join")  # fmt: skip
-    p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
-    _add_device(p)
-
-    p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
-                       formatter_class=fmt)  # fmt: skip
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", required=True)
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
-    _add_dataset(p)
-    from recsearch.study import fidelity
-
-    fidelity.add_arguments(p)
-
-    sub.add_parser("spaces", help="list the space presets", epilog=_SPACES_EXAMPLE,
-                   formatter_class=fmt)  # fmt: skip
-    sub.add_parser("strategies", help="list the search strategies", epilog=_STRATEGIES_EXAMPLE,
-                   formatter_class=fmt)  # fmt: skip
-    return parser
-
-
-# ---------------------------------------------------------------------------------------------
-
 
 def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     options = dict(args.dataset_option or [])
@@ -307,6 +58,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
         "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
+        "base_first": not args.no_base_first,
     }
 
 
@@ -332,6 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             device=args.device,
             workers_per_gpu=args.workers_per_gpu,
+            max_failures=args.max_failures,
             **_create_kwargs(args),
         )
     finally:
@@ -347,7 +100,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 128 + result.interrupted
     if result.counts.done < result.settings.n_trials:
         return EXIT_ERROR
+    if args.retrain_top_k:
+        from recsearch.study import retraining
+
+        return retraining.run_from_args(args, study=result.study.study_name, storage=url)
     return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from recsearch.study import retraining
+
+    return retraining.run_from_args(args)
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from recsearch.study import fidelity
+
+    return fidelity.run_from_args(args, _dataset_options(args))
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -359,7 +128,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
-    print(f"start workers: recsearch worker --study {study.study_name} --storage {url}")
+    print(f"start workers: recsearch worker --study {study.study_name} --storage "
+          f"{_shown_storage(url)}")
     return 0
 
 
@@ -378,6 +148,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print(f"trial {trial.number}: {state}{extra}", flush=True)
 
     options = {"path": os.path.abspath(args.dataset_path)} if args.dataset_path else None
+    from recsearch.study.callables import allow
+
+    allow(*args.allow_callable)
     if args.comparison is not None:
         return _join_comparison(args, options)
     result = runner.run_worker(
@@ -393,6 +166,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         dataset_options=options,
         on_trial=on_trial,
         device=args.device,
+        max_failures=args.max_failures,
     )
     if not args.quiet:
         c = result.counts
@@ -460,7 +234,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "sqlite:///mlflow.db"
         )
         run_id = report.mlflow_run_id
-        print(f"runs: mlflow ui --backend-store-uri {uri}  (comparison run {run_id})")
+        print(f"runs: mlflow ui --backend-store-uri {redact(uri)}  (comparison run {run_id})")
     return 0
 
 
@@ -518,12 +292,6 @@ def _listing(kind: str) -> dict[str, str]:
     return {**strategies.available(), **oneshot_study.listing()}
 
 
-def _cmd_fidelity(args: argparse.Namespace) -> int:
-    from recsearch.study import fidelity
-
-    return fidelity.run_from_args(args, _dataset_options(args))
-
-
 def _cmd_list(kind: str) -> int:
     table = _listing(kind)
     width = max((len(k) for k in table), default=0)
@@ -555,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _cmd_compare,
         "best": _cmd_best,
         "fidelity": _cmd_fidelity,
+        "retrain": _cmd_retrain,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }
@@ -581,6 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
         if os.environ.get("RECSEARCH_DEBUG"):
             raise
+        from recsearch._internals import explain_storage_error
+
+        explained = explain_storage_error(exc, getattr(args, "storage", None))
+        if explained is not None:
+            print(f"recsearch {args.command}: error: {_one_line(explained)}", file=sys.stderr)
+            return EXIT_ERROR
         print(
             f"recsearch {args.command}: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
             " (set RECSEARCH_DEBUG=1 for the traceback)",
@@ -591,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines)[:500] if lines else type(exc).__name__
+    return redact_text(" ".join(lines))[:500] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

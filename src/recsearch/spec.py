@@ -44,25 +44,25 @@ from typing import Literal
 from typing import get_args
 
 from recsearch._spec_parts import AUTODIS_SKIP
+from recsearch._spec_parts import BUCKETINGS
 from recsearch._spec_parts import FINE_TUNE_PARTS
-from recsearch._spec_parts import FineTunePart
-from recsearch._spec_parts import FineTuneSpec
 from recsearch._spec_parts import HEAD_ACTIVATIONS
-from recsearch._spec_parts import HeadActivation
+from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
+from recsearch._spec_parts import PRUNE_GRANULARITIES
 from recsearch._spec_parts import SEQUENCE_ACTIVATIONS
 from recsearch._spec_parts import SEQUENCE_NORMS
 from recsearch._spec_parts import SEQUENCE_OPS
 from recsearch._spec_parts import SEQUENCE_OUTPUTS
 from recsearch._spec_parts import BehaviourSpec
-from recsearch._spec_parts import SequenceLayer
-from recsearch._spec_parts import BUCKETINGS
-from recsearch._spec_parts import NUMERIC_REPRESENTATIONS
-from recsearch._spec_parts import PRUNE_GRANULARITIES
 from recsearch._spec_parts import Bucketing
+from recsearch._spec_parts import FineTunePart
+from recsearch._spec_parts import FineTuneSpec
+from recsearch._spec_parts import HeadActivation
 from recsearch._spec_parts import NumericEmbedding
 from recsearch._spec_parts import NumericRepresentation
 from recsearch._spec_parts import PruneGranularity
 from recsearch._spec_parts import PruneSpec
+from recsearch._spec_parts import SequenceLayer
 from recsearch._spec_parts import _check_choice
 from recsearch._spec_parts import _check_range
 from recsearch.errors import InvalidParameterError
@@ -94,6 +94,9 @@ matrix, <W, e_i e_j^T>.
 BlockType = Literal["mlp", "fm", "dot", "efc", "cross", "attention", "conv", "skip"]
 BLOCK_TYPES: tuple[str, ...] = get_args(BlockType)
 """Interaction block types (AutoCTR's six, plus AutoPI's ``conv`` and ``skip``).
+
+Each has a descriptor in :mod:`recsearch.blocktypes` (its hyperparameters, shape plan and
+module), which the space builder, ``decode``, the cost model and the model all read.
 
 ``mlp``: fully connected layers over the flattened inputs. ``fm``: the FM bi-interaction vector
 (``0.5 * ((sum e)^2 - sum e^2)``) of the inputs projected to ``dim``. ``dot``: the pairwise dot

@@ -34,17 +34,22 @@ from optuna.storages import BaseStorage
 from optuna.storages import JournalStorage
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from recsearch._internals import BaseHeartbeat
+from recsearch._internals import journal_backend
 from recsearch._internals import stale_trial_ids
 from recsearch._internals import storage_of
 from recsearch._internals import study_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.hooks import USER_ATTR_FAILURE
+from recsearch.redact import STORAGE_ENV
+from recsearch.redact import redact as _redact
+from recsearch.redact import redact_text
+from recsearch.redact import remember
+from recsearch.redact import usable_url
 from recsearch.study.failures import FAILURE_SURPLUS
 from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.failures import USER_ATTR_FAILURE_KIND
@@ -69,16 +74,6 @@ DEFAULT_JOURNAL = "recsearch-journal.log"
 SYSTEM_ATTR_WORKER = "recsearch.worker"
 SYSTEM_ATTR_HEARTBEAT = "recsearch.heartbeat"
 _HOST = socket.gethostname()
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def _pid_alive(pid: int) -> bool:
@@ -305,6 +300,8 @@ def open_storage(
             f"Got {heartbeat_interval!r} instead."
         )
     grace = grace_period if grace_period is not None else 3 * heartbeat_interval
+    remember(url)
+    url = usable_url(url, env=STORAGE_ENV)  # a redacted URL: RECSEARCH_STORAGE or ~/.pgpass
     kind, target = _parse_storage(url)
     handler = _StaleTrialHandler(max_retry)
     shown = _redact(url or target)
@@ -315,18 +312,20 @@ def open_storage(
         if not path.parent.is_dir():
             raise StorageError(f"storage {shown!r}: directory {str(path.parent)!r} does not exist")
         try:
-            backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+            backend = journal_backend(path)  # sets a torn last record aside (issue 14 #1)
             storage: BaseStorage = _HeartbeatJournalStorage(
                 backend,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace,
                 stale_callback=handler,
             )
+        except StorageError:
+            raise
         except (OSError, ValueError) as exc:
-            raise StorageError(f"storage {shown!r}: {_first_line(exc)}") from None
+            raise StorageError(f"storage {shown!r}: {redact_text(_first_line(exc))}") from None
     else:
         if target.startswith("sqlite:///") and must_exist:
-            db = target[len("sqlite:///") :]
+            db = target[len("sqlite:///") :].split("?", 1)[0]
             if db != ":memory:" and not Path(db).is_file():
                 raise StorageError(f"storage {shown!r}: SQLite file {db!r} does not exist")
         engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -351,7 +350,7 @@ def open_storage(
             reason = _root_line(exc)
             if must_exist and ("does not exist" in reason or "no such table" in reason):
                 reason = "it holds no Optuna studies"
-            raise StorageError(f"cannot open storage {shown!r}: {reason}") from None
+            raise StorageError(f"cannot open storage {shown!r}: {redact_text(reason)}") from None
     storage.recsearch_stale_handler = handler  # type: ignore[attr-defined]
     storage.recsearch_url = url or f"journal:{target}"  # type: ignore[attr-defined]
     return storage

@@ -109,9 +109,51 @@ def test_csv_and_parquet_through_load(tmp_path: Path) -> None:
 def test_tsv_suffix_and_missing_values(tmp_path: Path) -> None:
     p = tmp_path / "clicks.tsv"
     p.write_text("y\tc\tx\n" + "1\ta\t1.5\n0\t\t\n1\ta\t2\n0\tb\t\n" * 5)
-    ds = rd.load(p, label="y", categorical=["c"], numeric=["x"], fractions=(1.0, 0.0, 0.0))
+    with pytest.raises(DataError, match=r"tsv: line 3, column 'x': numeric field is empty"):
+        rd.load(p, label="y", categorical=["c"], numeric=["x"], use_cache=False)
+    ds = rd.load(p, label="y", categorical=["c"], numeric=["x"], fractions=(1.0, 0.0, 0.0),
+                 numeric_fill=0)  # fmt: skip
     assert ds.schema["c"].vocab_size == 4  # a, b and the empty value
     assert sorted(np.unique(ds.train.numeric).tolist()) == [0.0, 1.5, 2.0]
+
+
+def test_parquet_nan_and_csv_nan_follow_one_rule(tmp_path: Path) -> None:
+    """Issue 14 #7: a Parquet float NaN became 0 silently while a CSV "NaN" was refused."""
+    df = pd.DataFrame({"y": [0, 1] * 10, "c": list("ab") * 10, "x": [1.0, np.nan] + [2.0] * 18})
+    df.to_parquet(tmp_path / "n.parquet")
+    df.assign(x=df["x"].map(lambda v: "NaN" if np.isnan(v) else str(v))).to_csv(
+        tmp_path / "n.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"n\.parquet: row 1, column 'x': numeric field holds NaN; "
+                       r"pass numeric_fill=VALUE"):  # fmt: skip
+        rd.load(tmp_path / "n.parquet", label="y", categorical=["c"], numeric=["x"])
+    with pytest.raises(DataError, match=r"n\.csv: line 3, column 'x': numeric field holds 'NaN'; "
+                       r"pass numeric_fill=VALUE"):  # fmt: skip
+        rd.load(tmp_path / "n.csv", label="y", categorical=["c"], numeric=["x"])
+    for name in ("n.parquet", "n.csv"):
+        ds = rd.load(tmp_path / name, label="y", categorical=["c"], numeric=["x"],
+                     numeric_fill=-1, fractions=(1.0, 0.0, 0.0))  # fmt: skip
+        assert sorted(np.unique(ds.train.numeric).tolist()) == [-1.0, 1.0, 2.0], name
+
+
+def test_a_10_mb_csv_field_loads(tmp_path: Path) -> None:
+    """Issue 14 #7: `_csv.Error: field larger than field limit` with no file or line."""
+    big = "x" * (10 * 1024 * 1024)
+    p = tmp_path / "big.csv"
+    p.write_text("y,c,d\n" + "".join(f"{i % 2},a{i % 3},{big if i == 7 else 's'}\n"
+                                      for i in range(40)))  # fmt: skip
+    ds = rd.load(p, label="y", categorical=["c", "d"], use_cache=False)
+    assert len(ds) == 40 and ds.schema["d"].vocab_size <= 3
+
+
+def test_non_utf8_bytes_name_line_and_column_from_one(tmp_path: Path) -> None:
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"y,c,d\n" + b"0,a,b\n1,a,b\n" * 10 + b"1,b,caf\xe9\n0,a,b\n")
+    with pytest.raises(DataError, match=r"latin\.csv: line 22, column 3 \(character 8 of the "
+                       r"line\): byte 0xe9 is not UTF-8; .* encoding="):  # fmt: skip
+        rd.load(p, label="y", categorical=["c", "d"], use_cache=False)
+    ds = rd.load(p, label="y", categorical=["c", "d"], encoding="latin-1", use_cache=False)
+    assert len(ds) == 22
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -445,3 +445,28 @@ def test_pep_training_reports_the_measured_non_zero_size(make_dataset) -> None:
     assert a.embedding_bytes == b.embedding_bytes, "the static size is the dense size"
     assert 0 <= b.embedding_nonzero < a.embedding_nonzero
     assert a.as_dict()["embedding_nonzero"] == a.embedding_nonzero
+
+
+def _preset_names() -> list[str]:
+    from recsearch.spaces import available
+
+    return sorted(available())
+
+
+@pytest.mark.parametrize("name", _preset_names())
+def test_static_cost_equals_the_built_counts_for_every_preset(name) -> None:
+    from recsearch.data.synthetic import synthetic
+    from recsearch.spaces import decode
+    from recsearch.spaces import default_base
+    from recsearch.spaces import preset
+
+    ds = synthetic(300, n_categorical=4, n_numeric=2, n_multi_hot=1, n_sequence=1,
+                   max_vocab=30, seed=0)
+    space = preset(name, ds.schema, seed=5)
+    state = build_model(default_base(space), ds.schema).state_dict() if name == "autoft" else None
+    for config in space.sample_configuration(10):
+        spec = decode(config, ds.schema)
+        model = build_model(spec, ds.schema, pretrained=state)
+        cost = static_cost(spec, ds.schema)
+        assert cost.params == sum(p.numel() for p in model.parameters()), spec
+        assert cost.embedding_bytes == 4 * sum(p.numel() for p in model.embedding_parameters())

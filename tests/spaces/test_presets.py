@@ -20,6 +20,12 @@ from recsearch.spaces import from_json
 from recsearch.spaces import preset
 from recsearch.spaces import suggest
 from recsearch.spaces import to_json
+from recsearch.spaces.decode import DEEPFM_BASE
+from recsearch.spaces.presets import BASE_ATTR
+from recsearch.spaces.presets import BASES
+from recsearch.spaces.presets import _base_defaults
+from recsearch.spaces.presets import base_params
+from recsearch.spaces.presets import enqueue_base
 from recsearch.spec import ModelSpec
 
 PRESETS = sorted(available())
@@ -193,7 +199,10 @@ def test_preset_equals_the_composition_of_its_builders(name: str, generated_sche
     space = preset(name, generated_schema)
     other = _compose_equivalent(name, generated_schema)
     assert list(space) == list(other)
-    assert all(space[n] == other[n] for n in space)
+    # NOTE: only the defaults a preset sets to make its default configuration its base differ.
+    based = _base_defaults(name, set(space))
+    assert all(space[n] == other[n] for n in space if n not in based)
+    assert all(space[n].default_value == based[n] for n in based)
     assert sorted(map(repr, space.conditions)) == sorted(map(repr, other.conditions))
     assert sorted(map(repr, space.forbidden_clauses)) == sorted(
         map(repr, other.forbidden_clauses)
@@ -207,3 +216,66 @@ def test_spaces_needing_numeric_or_sequence_fields_name_what_is_missing(
         preset("autodis", criteo_schema)
     with pytest.raises(InvalidParameterError, match="no sequence field.*history=K"):
         preset("ameir", criteo_schema)
+
+
+# ------------------------------------------------------------------------- base first
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_each_default_configuration_decodes_to_its_documented_base(
+    name: str, generated_schema: Schema
+) -> None:
+    spec = decode(preset(name, generated_schema).get_default_configuration(), generated_schema)
+    if name == "autoctr":
+        kinds = [(b.type, b.inputs, b.units if b.type == "mlp" else b.dim) for b in spec.blocks]
+        assert kinds == [("fm", (), 16), ("dot", (), 16), ("mlp", (), 256), ("mlp", (2,), 128),
+                         ("mlp", (3,), 128), ("mlp", (4,), 64), ("mlp", (5,), 64)]
+        assert spec.blocks[2].dense_input and spec.head.widths == ()
+        return
+    if name == "autopi":
+        assert {b.type for b in spec.blocks} == {"skip"} and spec.head.widths == (128, 128)
+        return
+    if name == "ameir":
+        assert spec.behaviour is not None and spec.behaviour.output == "target"
+        assert {layer.op for layer in spec.behaviour.layers} == {"zero"}
+        assert spec.interaction is not None and spec.interaction.pairs
+        assert {p.function for p in spec.interaction.pairs} == {"hadamard"}
+        assert spec.head.fractions == (0.5, 0.5) and set(spec.head.activations) == {"relu"}
+        assert name in BASES
+        return
+    if name == "autoft":
+        assert spec.finetune is not None and not spec.finetune.frozen_fields
+        assert not spec.finetune.frozen_parts
+    base = DEEPFM_BASE
+    assert spec.head == base.head and spec.loss == base.loss and spec.linear
+    assert all(spec.embedding.dims_of(f) in ((16,), (16, 16, 16)) for f in
+               generated_schema.sparse_names)
+    n_pairs = len(generated_schema.sparse_names) * (len(generated_schema.sparse_names) - 1) // 2
+    inter = spec.interaction
+    assert inter is not None
+    if name == "autogroup":
+        assert inter.pairs == () and len(inter.groups) == 1
+        assert inter.groups[0].order == 2
+        assert inter.groups[0].fields == generated_schema.sparse_names
+    elif inter.pairs is not None:
+        assert len(inter.pairs) == n_pairs
+        functions = {p.function for p in inter.pairs}
+        assert functions == ({"hadamard"} if name == "sif" else {"inner"})
+    assert name in BASES
+
+
+def test_enqueue_base_runs_the_base_first_once_with_a_configspace_sampler(
+    generated_schema: Schema,
+) -> None:
+    from recsearch import strategies
+
+    space = preset("autofis", generated_schema)
+    strategy = strategies.create("random", space, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=strategy.sampler)
+    assert enqueue_base(study, space) is True
+    assert enqueue_base(study, space) is False  # resumed: nothing enqueued twice
+    study.optimize(lambda t: float(sum(bool(v) for v in suggest(t, space).values())), n_trials=3)
+    first = study.trials[0]
+    assert first.params == base_params(space) and first.user_attrs[BASE_ATTR] is True
+    assert first.value == max(t.value for t in study.trials)  # every pair on: the most pairs
+    assert all(BASE_ATTR not in t.user_attrs for t in study.trials[1:])

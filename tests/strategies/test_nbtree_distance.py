@@ -33,11 +33,11 @@ def test_proposals_keep_their_distance_from_the_study(min_distance: int) -> None
                       random_fraction=0.0, min_distance=min_distance)  # fmt: skip
     study = strategy.create_study(direction="maximize")
     study.optimize(objective, n_trials=30)
-    vectors = np.asarray([_cs.configuration_from_params(space, t.params).get_array()
+    vectors = np.asarray([_cs.vector_from_params(space, t.params)
                           for t in study.trials])  # fmt: skip
     nearest = [int(_cs.distances(vectors[i : i + 1], vectors[:i]).min()) for i in range(8, 30)]
     if min_distance == 1:
-        assert min(nearest) >= 1 and sum(d == 1 for d in nearest) > 5  # near-copies by default
+        assert min(nearest) >= 1 and sum(d == 1 for d in nearest) > 5  # near-copies
     else:
         assert min(nearest) >= 3, nearest
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from recsearch.data._avazu import avazu
     from recsearch.data._criteo import criteo
     from recsearch.data._movielens import movielens_100k
+    from recsearch.data._movielens import movielens_100k_rows
     from recsearch.data.cache import cache_home
     from recsearch.data.frame import from_frame
     from recsearch.data.frame import read_file
@@ -44,6 +45,7 @@ _LAZY = {
     "from_frame": "recsearch.data.frame",
     "read_file": "recsearch.data.frame",
     "movielens_100k": "recsearch.data._movielens",
+    "movielens_100k_rows": "recsearch.data._movielens",
 }
 
 
@@ -66,6 +68,7 @@ __all__ = [
     "from_frame",
     "load",
     "movielens_100k",
+    "movielens_100k_rows",
     "random_split",
     "read_file",
     "synthetic",

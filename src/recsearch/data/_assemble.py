@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from recsearch.data.schema import QUANTILE_POINTS
 from recsearch.data.schema import Dataset
 from recsearch.data.schema import Field
-from recsearch.data.schema import QUANTILE_POINTS
 from recsearch.data.schema import FieldKind
 from recsearch.data.schema import Schema
 from recsearch.data.schema import Split

@@ -5,8 +5,9 @@ Each line: the 0/1 label, 13 integer features ``I1..I13`` and 26 hashed categori
 integer ``x > 2`` becomes the token ``floor(log(x) ** 2)``, any other integer is its own token,
 missing is a token of its own; every field, integer ones included, is categorical, so the data
 set has 39 sparse fields. With ``numeric="keep"`` the integer features stay numeric instead:
-``sign(x) * log(1 + |x|)``, missing as 0 (13 numeric and 26 sparse fields). Vocabularies are built per field on the training rows; values seen
-fewer than ``min_count`` times there map to the OOV index 0. The file is streamed in blocks.
+``sign(x) * log(1 + |x|)``, missing as 0 (13 numeric and 26 sparse fields). Vocabularies are
+built per field on the training rows; values seen fewer than ``min_count`` times there map to the
+OOV index 0. The file is streamed in blocks.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ training, maps to the OOV index 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,8 +156,11 @@ def encode_sequence(
     return out, int(vocab[0].shape[0]) + 1
 
 
-def split_tokens(values: pd.Series, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """Explode a column of ``sep``-joined strings or list-likes into ``(row, key)`` arrays."""
+def split_tokens(values: pd.Series, sep: str, *, with_values: bool = False) -> Any:
+    """Explode a column of ``sep``-joined strings or list-likes into ``(row, key)`` arrays.
+
+    ``with_values`` adds a third array: the tokens themselves (for the vocabularies).
+    """
     series = values.reset_index(drop=True)
     is_str = series.map(lambda v: isinstance(v, str))
     if is_str.any() and (is_str | series.isna()).all():
@@ -166,6 +170,8 @@ def split_tokens(values: pd.Series, sep: str) -> tuple[np.ndarray, np.ndarray]:
     if exploded.shape[0] and exploded.map(lambda v: isinstance(v, str)).all():
         exploded = exploded[exploded.str.len() > 0]
     row = exploded.index.to_numpy(dtype=np.int64)
+    if with_values:
+        return row, hash_values(exploded.to_numpy()), exploded.to_numpy()
     return row, hash_values(exploded.to_numpy())
 
 

@@ -43,6 +43,8 @@ from recsearch.data.frame import SplitKind
 from recsearch.data.frame import from_frame
 from recsearch.data.schema import Dataset
 from recsearch.data.splits import DEFAULT_FRACTIONS
+from recsearch.data.vocab import ENCODER_INFO
+from recsearch.data.vocab import normalize
 from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 
@@ -58,6 +60,11 @@ _AGE_EDGES = (18, 25, 35, 45, 50, 56)
 _AGE_LABELS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
 _GROUPLENS = ("u.data", "u.user", "u.item")
 _ATOMIC = ("ml-100k.inter", "ml-100k.user", "ml-100k.item")
+#: Raw columns a row needs (derive_fields); several names: any one of them.
+RAW_COLUMNS = (
+    ("user_id",), ("item_id",), ("timestamp",), ("age",), ("gender",), ("occupation",),
+    ("zip_code",), ("release_date", "release_year"), ("genres", *GENRES),
+)  # fmt: skip
 #: Field names in schema order (categorical fields first, then the multi-hot ``genres``).
 FIELDS = (
     "user_id", "item_id", "age", "gender", "occupation", "zip_prefix", "release_year",
@@ -107,7 +114,7 @@ def _read_grouplens(
     items = pd.DataFrame(
         {
             "item_id": items["item_id"],
-            "release_year": items["release_date"].str[-4:],
+            "release_date": items["release_date"],
             "genres": [[g for g, f in zip(GENRES, row, strict=True) if f] for row in flags],
         }
     )
@@ -138,7 +145,8 @@ def _read_atomic(
     return data, users, items
 
 
-def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd.DataFrame:
+def _raw(kind: str, files: tuple[Path, Path, Path]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The joined raw columns (:data:`RAW_COLUMNS`) of every rating, and the ratings."""
     data, users, items = (_read_grouplens if kind == "grouplens" else _read_atomic)(files)
     rating = _int_column(data, "rating", files[0], 1 if kind == "grouplens" else 2)
     ts = _int_column(data, "timestamp", files[0], 1 if kind == "grouplens" else 2)
@@ -146,25 +154,119 @@ def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd
         dup = df["user_id" if "user_id" in df.columns else "item_id"].duplicated().to_numpy()
         if dup.any():
             raise DataError(f"{p}: id {df.iloc[int(np.flatnonzero(dup)[0]), 0]!r} appears twice")
-    age = pd.to_numeric(users["age"], errors="coerce").to_numpy()
-    bucket = np.searchsorted(np.array(_AGE_EDGES), age, side="right")
-    users = users.assign(
-        age=np.where(
-            np.isnan(age), "", np.array(_AGE_LABELS, dtype=object)[np.minimum(bucket, 6)]
-        ),
-        zip_prefix=users["zip_code"].str[:zip_prefix_len],
-    ).drop(columns="zip_code")
-    frame = data[["user_id", "item_id"]].merge(users, on="user_id", how="left")
-    frame = frame.merge(items, on="item_id", how="left")
-    when = pd.to_datetime(ts.astype(np.int64), unit="s", utc=True)
-    frame["hour"] = when.hour.to_numpy()
-    frame["weekday"] = when.day_of_week.to_numpy()
-    frame["timestamp"] = ts
+    raw = data[["user_id", "item_id"]].merge(users, on="user_id", how="left")
+    raw = raw.merge(items, on="item_id", how="left")
+    raw["timestamp"] = ts
+    return raw, rating
+
+
+def _frame(kind: str, files: tuple[Path, Path, Path], zip_prefix_len: int) -> pd.DataFrame:
+    raw, rating = _raw(kind, files)
+    frame = derive_fields(raw, zip_prefix_len=zip_prefix_len)
+    frame["timestamp"] = raw["timestamp"].to_numpy()
     frame["label"] = (rating >= 4).astype(np.int64)
-    frame["genres"] = frame["genres"].map(lambda g: g if isinstance(g, list) else [])
-    for col in ("age", "gender", "occupation", "zip_prefix", "release_year"):
-        frame[col] = frame[col].fillna("")
     return frame
+
+
+def movielens_100k_rows(n: int = 5, path: str | Path | None = None) -> pd.DataFrame:
+    """The first ``n`` ratings as raw rows: what a deployed MovieLens model scores.
+
+    The columns are :data:`RAW_COLUMNS` (``user_id``, ``item_id``, ``timestamp``, ``age``,
+    ``gender``, ``occupation``, ``zip_code``, ``release_date`` or ``release_year``, ``genres``);
+    no rating. Reads ``path`` or the cache folder (see :func:`movielens_100k`).
+
+    Example:
+        >>> model.predict(movielens_100k_rows(5))  # doctest: +SKIP
+    """
+    folder = cache_home() / "ml-100k" if path is None else Path(path)
+    found = _find(folder)
+    if found is None:
+        raise DataError(f"{folder}: no MovieLens-100K files (run movielens_100k() once)")
+    raw, _ = _raw(*found)
+    return raw.head(int(n)).reset_index(drop=True)
+
+
+def _as_id(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def example_rows(vocabularies: dict[str, Sequence[str]], n: int = 5) -> pd.DataFrame:
+    """``n`` raw rows (:data:`RAW_COLUMNS`, genre flags) built from known field values."""
+    def pick(name: str, i: int, fallback: str) -> str:
+        values = [v for v in vocabularies.get(name, ()) if v] or [fallback]
+        return values[i % len(values)]
+
+    ages = {"<18": 16, "18-24": 21, "25-34": 30, "35-44": 40, "45-49": 47, "50-55": 52, "56+": 60}
+    rows = []
+    for i in range(int(n)):
+        genre = pick("genres", i, "Drama")
+        rows.append({
+            "user_id": _as_id(pick("user_id", i, "1")),
+            "item_id": _as_id(pick("item_id", i, "1")),
+            "timestamp": 874_965_758 + 3_600 * i,
+            "age": ages.get(pick("age", i, "25-34"), 30),
+            "gender": pick("gender", i, "M"),
+            "occupation": pick("occupation", i, "other"),
+            "zip_code": (pick("zip_prefix", i, "55") + "00000")[:5],
+            "release_date": f"01-Jan-{pick('release_year', i, '1995')}",
+            **{g: int(g == genre) for g in GENRES},
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _text(column: pd.Series) -> pd.Series:
+    return column.map(normalize)
+
+
+def derive_fields(raw: pd.DataFrame, *, zip_prefix_len: int = 2) -> pd.DataFrame:
+    """The ten fields of raw MovieLens rows (the joined ``u.data``/``u.user``/``u.item`` columns).
+
+    The loader and a deployed model both call this, so raw rows become fields the same way:
+    ``age`` bucketed, ``zip_prefix`` the first ``zip_prefix_len`` characters of ``zip_code``,
+    ``release_year`` the last four characters of ``release_date`` (or ``release_year`` as is),
+    ``genres`` a list (or the genre flag columns, ``1`` meaning set), ``hour`` and ``weekday``
+    (UTC) of the ``timestamp`` (seconds). :data:`RAW_COLUMNS` lists what a row needs.
+
+    Example:
+        >>> row = pd.DataFrame({"user_id": [1], "item_id": [5], "timestamp": [874965758],
+        ...     "age": [24], "gender": ["M"], "occupation": ["technician"], "zip_code": ["85711"],
+        ...     "release_date": ["01-Jan-1995"], "Comedy": [1]})
+        >>> derive_fields(row).loc[0, ["age", "zip_prefix", "release_year"]].tolist()
+        ['18-24', '85', '1995']
+    """
+    age = pd.to_numeric(raw["age"], errors="coerce").to_numpy(dtype=np.float64)
+    bucket = np.searchsorted(np.array(_AGE_EDGES), age, side="right")
+    labels = np.array(_AGE_LABELS, dtype=object)[np.minimum(bucket, 6)]
+    if "release_date" in raw.columns:
+        year = _text(raw["release_date"]).str[-4:]
+    else:
+        year = _text(raw["release_year"])
+    if "genres" in raw.columns:
+        genres = raw["genres"].map(lambda g: list(g) if isinstance(g, list | tuple) else [])
+    else:
+        flags = [
+            raw[g].map(lambda v: normalize(v) in ("1", "True")).to_numpy()
+            if g in raw.columns else np.zeros(len(raw), dtype=bool)
+            for g in GENRES
+        ]  # fmt: skip
+        genres = pd.Series([[g for g, f in zip(GENRES, row, strict=True) if f]
+                            for row in zip(*flags, strict=True)] if len(raw) else [])
+    ts = pd.to_numeric(raw["timestamp"], errors="coerce").fillna(0).astype(np.int64)
+    when = pd.to_datetime(ts.to_numpy(), unit="s", utc=True)
+    return pd.DataFrame(
+        {
+            "user_id": _text(raw["user_id"]),
+            "item_id": _text(raw["item_id"]),
+            "age": np.where(np.isnan(age), "", labels),
+            "gender": _text(raw["gender"]),
+            "occupation": _text(raw["occupation"]),
+            "zip_prefix": _text(raw["zip_code"]).str[: int(zip_prefix_len)],
+            "release_year": year,
+            "hour": when.hour.to_numpy(),
+            "weekday": when.day_of_week.to_numpy(),
+            "genres": genres.to_numpy() if len(raw) else [],
+        }
+    )
 
 
 def movielens_100k(
@@ -256,7 +358,9 @@ def movielens_100k(
             name="movielens-100k",
             source=str(files[0]),
         )
-        info = {**ds.info, "format": kind, "ratings": len(frame)}
+        encoder = {**ds.info[ENCODER_INFO], "transform": "movielens-100k",
+                   "options": {"zip_prefix_len": zip_prefix_len}}  # fmt: skip
+        info = {**ds.info, ENCODER_INFO: encoder, "format": kind, "ratings": len(frame)}
         return type(ds)(ds.name, ds.schema, ds.train, ds.valid, ds.test, info)
 
     return cached("movielens-100k", list(files), options, build, use_cache=use_cache)

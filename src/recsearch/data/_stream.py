@@ -8,6 +8,7 @@ line-by-line scan finds the first offending line and column so the error can nam
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import gzip
 from collections.abc import Callable
@@ -28,6 +29,17 @@ from recsearch.errors import DataError
 
 BLOCK_SIZE = 1 << 24
 MISSING_INT = np.int64(-(2**62))
+_MAX_FIELD = 2**31 - 1  # NOTE: csv.field_size_limit takes a C long; this fits every platform
+
+
+@contextlib.contextmanager
+def _any_field_size() -> Iterator[None]:
+    """Let :mod:`csv` read fields of any length (its default limit is 128 KiB) while inside."""
+    previous = csv.field_size_limit(_MAX_FIELD)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def check_file(path: str | Path) -> Path:
@@ -54,7 +66,7 @@ def open_text(path: Path) -> IO[str]:
 
 def read_header(path: Path, sep: str, *, quote: bool = True) -> list[str]:
     """Column names of the first line of a delimited file; a name given twice raises."""
-    with open_text(path) as fh:
+    with open_text(path) as fh, _any_field_size():
         reader = csv.reader(
             fh, delimiter=sep, quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE
         )
@@ -134,7 +146,7 @@ def find_bad_line(
     ``check`` gets the fields of a row of the right width and returns a problem (naming the
     column) or ``None``. Blank lines are skipped, as the fast reader does.
     """
-    with open_text(path) as fh:
+    with open_text(path) as fh, _any_field_size():
         reader = csv.reader(
             fh, delimiter=sep, quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE
         )
@@ -188,6 +200,8 @@ def raise_located(
     quote: bool = False,
 ) -> NoReturn:
     """Raise a :class:`DataError` naming the first bad line (or ``cause`` when none is found)."""
+    if "invalid UTF8" in str(cause):
+        raise DataError(f"{path}: {not_utf8(path, sep=sep)}")
     problem = find_bad_line(
         path,
         sep=sep,
@@ -254,10 +268,41 @@ def read_strings(
         quoted_strings_can_be_null=False,
     )
     try:
-        table = pacsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert)
+        try:
+            table = pacsv.read_csv(p, read_options=read, parse_options=parse,
+                                   convert_options=convert)  # fmt: skip
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            # NOTE: a row longer than pyarrow's block (1 MiB): read with one block per file.
+            read.block_size = min(max(p.stat().st_size + 1, read.block_size), _MAX_FIELD)
+            table = pacsv.read_csv(p, read_options=read, parse_options=parse,
+                                   convert_options=convert)  # fmt: skip
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise_located(
             p, sep=sep, n_columns=len(header), skip_header=column_names is None, check=None,
             cause=exc, quote=quote,
         )  # fmt: skip
     return table.to_pandas()
+
+
+def not_utf8(path: Path, *, sep: str) -> str:
+    """Where the first byte that is not UTF-8 is: ``line L, column C (byte 0xNN)``, 1-based."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    else:  # pragma: no cover - pyarrow and Python disagree
+        return "invalid UTF-8 data; re-save the file as UTF-8 or pass its encoding="
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line = data.count(b"\n", 0, start) + 1
+    column = data.count(sep.encode(), line_start, start) + 1
+    char = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+    return (
+        f"line {line}, column {column} (character {char} of the line): byte "
+        f"0x{data[start]:02x} is not UTF-8; re-save the file as UTF-8 or pass its encoding= "
+        "(e.g. --dataset-option encoding=latin-1)"
+    )

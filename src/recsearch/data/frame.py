@@ -12,6 +12,8 @@ import pandas as pd
 
 from recsearch.data import _stream
 from recsearch.data._assemble import assemble
+from recsearch.data._encode import apply_vocab
+from recsearch.data._encode import build_vocab
 from recsearch.data._encode import encode_column
 from recsearch.data._encode import encode_multi_hot
 from recsearch.data._encode import encode_sequence
@@ -24,10 +26,20 @@ from recsearch.data.schema import FieldKind
 from recsearch.data.splits import DEFAULT_FRACTIONS
 from recsearch.data.splits import random_split
 from recsearch.data.splits import temporal_split
+from recsearch.data.vocab import ENCODER_INFO
+from recsearch.data.vocab import Encoder
+from recsearch.data.vocab import vocabulary
 from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 
 SplitKind = Literal["random", "temporal"]
+
+NUMERIC_FILL_HINT = (
+    "pass numeric_fill=VALUE to fill missing numbers instead "
+    "(e.g. --dataset-option numeric_fill=0)"
+)
+"""The one rule for a numeric field without a number (an empty CSV field, the text ``NaN``, a
+Parquet null or float NaN, a NaN in a frame): refused, unless ``numeric_fill`` gives its value."""
 
 
 def check_columns(
@@ -161,13 +173,15 @@ def from_frame(
     name: str = "frame",
     source: str | None = None,
     first_line: int | None = None,
+    numeric_fill: float | None = None,
 ) -> Dataset:
     """Build a data set from a frame.
 
     Categorical values (any type; missing is a value of its own) get per-field vocabularies
     built on the training rows, most frequent first; values seen fewer than ``min_count`` times
-    in training map to the OOV index 0. Numeric columns become float32 as they are (missing
-    becomes 0). Multi-hot columns hold ``multi_hot_sep``-joined strings or list-likes.
+    in training map to the OOV index 0. Numeric columns become float32 as they are (a value
+    without a number (empty, null, NaN) is refused naming column and row unless ``numeric_fill``
+    gives its value). Multi-hot columns hold ``multi_hot_sep``-joined strings or list-likes.
     Sequence columns hold ordered histories, oldest first, as lists (Parquet) or
     ``multi_hot_sep``-joined strings (CSV); the most recent ``sequence_max_len`` values are kept.
 
@@ -190,6 +204,7 @@ def from_frame(
         name: Data set name.
         source: What error messages name (a file path); defaults to ``name``.
         first_line: File line of the frame's first row, so errors can name lines.
+        numeric_fill: The value of a numeric field without a number; ``None`` refuses it.
 
     Example:
         >>> df = pd.DataFrame({"y": [0, 1] * 50, "u": list("abcde") * 20, "x": range(100)})
@@ -222,34 +237,44 @@ def from_frame(
     train_mask[indices[0]] = True
 
     fields: list[tuple[str, FieldKind, int]] = []
+    vocabularies: dict[str, list[str]] = {}
     cat_cols = []
     for col in categorical:
         codes, vocab = encode_column(hash_values(df[col]), indices[0], min_count=min_count)
         cat_cols.append(codes)
         fields.append((col, "categorical", vocab))
+        vocabularies[col] = vocabulary(df[col].to_numpy(), codes, vocab)
     num_cols = []
     for col in numeric:
         raw = df[col]
         if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
             raw = raw.replace("", None)
         values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & raw.notna()
+        text = raw.astype(str).str.strip().str.lower()
+        missing = values.isna() & (raw.isna() | text.eq("nan"))
+        bad = values.isna() & ~missing
+        if numeric_fill is not None:
+            values = values.mask(missing, float(numeric_fill))
+        elif missing.any():
+            bad |= missing
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             where = f"line {first_line + i}" if first_line is not None else f"row {i}"
-            raise DataError(
-                f"{src}: {where}, column {col!r}: numeric field holds {df[col].iloc[i]!r}"
-            )
-        num_cols.append(values.fillna(0.0).to_numpy(dtype=np.float32))
+            what = _describe(df[col].iloc[i])
+            hint = f"; {NUMERIC_FILL_HINT}" if missing.iloc[i] else ""
+            raise DataError(f"{src}: {where}, column {col!r}: numeric field {what}{hint}")
+        num_cols.append(values.to_numpy(dtype=np.float32))
         fields.append((col, "numeric", 1))
     mh_cols = []
     for col in multi_hot:
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_multi_hot(
             row, keys, n, train_mask, min_count=min_count, max_len=multi_hot_max_len
         )
         mh_cols.append(matrix)
         fields.append((col, "multi_hot", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)
     seq_cols = []
     for col in sequence:
         _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
@@ -259,6 +284,11 @@ def from_frame(
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+    encoder = Encoder(
+        fields=tuple((name, kind) for name, kind, _ in fields),
+        vocabularies=vocabularies,
+        multi_hot_sep=multi_hot_sep,
+    )
     return assemble(
         name,
         label_name=label,
@@ -269,7 +299,7 @@ def from_frame(
         sequence=seq_cols,
         label=y,
         indices=indices,
-        info={"source": src, "min_count": int(min_count)},
+        info={"source": src, "min_count": int(min_count), ENCODER_INFO: encoder.to_dict()},
     )
 
 
@@ -289,19 +319,32 @@ def _check_sequence_cells(
         )
 
 
-def _read_table(path: Path, sep: str | None) -> tuple[pd.DataFrame, int | None]:
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"holds {value!r}" if value.strip() else "is empty"
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return "holds NaN"
+    return "is empty" if pd.isna(value) else f"holds {value!r}"
+
+
+def _read_table(
+    path: Path, sep: str | None, *, encoding: str = "utf8"
+) -> tuple[pd.DataFrame, int | None]:
     """The file as a frame plus the line number of its first data row (None for Parquet)."""
     _stream.check_file(path)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
         try:
-            return pd.read_parquet(path), None
+            table = pq.read_table(path)
         except Exception as exc:  # NOTE: pyarrow raises several unrelated types
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+        return table.to_pandas(), None
     if sep is None:
         sep = "\t" if any(s in (".tsv", ".tab") for s in suffixes) else ","
     # NOTE: every column as a string: from_frame decides what is categorical or numeric.
-    return _stream.read_strings(path, sep=sep), 2
+    return _stream.read_strings(path, sep=sep, encoding=encoding), 2
 
 
 def read_file(
@@ -322,10 +365,15 @@ def read_file(
     seed: int = 0,
     min_count: int = 1,
     use_cache: bool = True,
+    encoding: str = "utf8",
+    numeric_fill: float | None = None,
 ) -> Dataset:
     """Load a CSV (header row; ``.tsv`` is tab-separated) or Parquet file (cached on disk).
 
-    Options are those of :func:`from_frame`, plus ``sep`` (CSV separator) and ``use_cache``.
+    Options are those of :func:`from_frame`, plus ``sep`` (CSV separator), ``encoding`` (of a
+    CSV file) and ``use_cache``. A numeric field without a number (empty, the text ``NaN``, a
+    Parquet null or NaN) is refused, naming its column and line or row, unless ``numeric_fill``
+    gives its value.
 
     Example:
         >>> import tempfile, os
@@ -353,9 +401,14 @@ def read_file(
     }
     if sequence:  # NOTE: only then, so older cache entries still hit.
         options.update(sequence=list(sequence), sequence_max_len=int(sequence_max_len))
+    # NOTE: only when given, so the cache keys of files read before these options stay valid.
+    if encoding != "utf8":
+        options["encoding"] = encoding
+    if numeric_fill is not None:
+        options["numeric_fill"] = float(numeric_fill)
 
     def build() -> Dataset:
-        df, first_line = _read_table(p, sep)
+        df, first_line = _read_table(p, sep, encoding=encoding)
         if len(df) == 0:
             raise DataError(f"{p}: the file has a header but no data rows")
         return from_frame(
@@ -376,6 +429,7 @@ def read_file(
             name=p.name,
             source=str(p),
             first_line=first_line,
+            numeric_fill=numeric_fill,
         )
 
     return cached("file", [p], options, build, use_cache=use_cache)

@@ -13,6 +13,7 @@ from typing import Any
 if TYPE_CHECKING:
     from recsearch.objectives.cost import Cost
     from recsearch.objectives.cost import static_cost
+    from recsearch.objectives.evaluation import StepRecord
     from recsearch.objectives.metrics import auc
     from recsearch.objectives.metrics import logloss
     from recsearch.objectives.model import CTRModel
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from recsearch.objectives.objective import CTRObjective
     from recsearch.objectives.recipe import Budget
     from recsearch.objectives.recipe import Recipe
-    from recsearch.objectives.evaluation import StepRecord
     from recsearch.objectives.trainer import TrainResult
     from recsearch.objectives.trainer import resolve_device
     from recsearch.objectives.trainer import train

@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from recsearch.blocktypes import KINDS
+from recsearch.blocktypes import Shape
 from recsearch.errors import InvalidParameterError
 from recsearch.objectives._plan_graph import GraphLayerPlan
 from recsearch.objectives._plan_graph import graph_flops
@@ -26,7 +28,6 @@ from recsearch.objectives._plan_sequence import sequence_plan
 if TYPE_CHECKING:
     from recsearch.data.schema import Field
     from recsearch.data.schema import Schema
-    from recsearch.spec import BlockSpec
     from recsearch.spec import ModelSpec
 
 FLOAT_BYTES = 4
@@ -234,17 +235,8 @@ def embedding_plan(spec: ModelSpec, schema: Schema) -> EmbeddingPlan:
     )
 
 
-Shape = tuple[Literal["vec"], int] | tuple[Literal["emb"], int, int]
-"""A block output: ``("vec", width)`` or ``("emb", n_embeddings, width)``."""
-
-
 def _flat_size(shape: Shape) -> int:
     return shape[1] if shape[0] == "vec" else shape[1] * shape[2]  # type: ignore[misc]
-
-
-def attention_width(block: BlockSpec) -> int:
-    """Output width of an attention block: ``heads`` heads of ``max(1, dim // heads)`` each."""
-    return block.heads * max(1, block.dim // block.heads)
 
 
 @dataclass(frozen=True)
@@ -268,22 +260,24 @@ class BlockPlan:
     flops: int
 
 
-EMBEDDING_VIEW = ("fm", "dot", "efc", "attention", "conv", "skip")
+EMBEDDING_VIEW = tuple(name for name, k in KINDS.items() if k.view == "embedding")
+"""Block types that read the embedding view (their descriptors say so)."""
 
 
 def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[BlockPlan, ...]:
-    """Shapes of every block of ``spec`` in order.
+    """Shapes of every block of ``spec`` in order (each type's counts: its descriptor).
 
     Raises:
         InvalidParameterError: A block would read nothing (e.g. only dense input when there are
-            no numeric fields), or an embedding-view block has no embedding to read.
+            no numeric fields), or an embedding-view block has fewer embeddings than it needs.
     """
     plans: list[BlockPlan] = []
     dim = emb.common_dim
     for i, b in enumerate(spec.blocks):
+        kind = KINDS[b.type]
         params = 0
         flops = 0
-        if b.type in EMBEDDING_VIEW:
+        if kind.view == "embedding":
             m = 0
             if b.sparse_input:
                 m += emb.n_fields
@@ -306,41 +300,15 @@ def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[Bloc
                 raise InvalidParameterError(
                     f"Block {i} ({b.type}) of spec {spec.name!r} has no embedding to read."
                 )
-            output: Shape
-            if b.type == "fm":
-                flops += 3 * m * dim
-                if b.dim != dim:
-                    params += dim * b.dim
-                    flops += 2 * dim * b.dim
-                output = ("vec", b.dim)
-            elif b.type == "dot":
-                n_pairs = m * (m - 1) // 2
-                if n_pairs == 0:
-                    raise InvalidParameterError(
-                        f"Block {i} (dot) of spec {spec.name!r} reads one embedding; a dot block "
-                        "needs at least two."
-                    )
-                flops += 2 * n_pairs * dim
-                output = ("vec", n_pairs)
-            elif b.type == "efc":
-                params += b.dim * m + b.dim
-                flops += 2 * b.dim * m * dim
-                output = ("emb", b.dim, dim)
-            elif b.type == "conv":
-                params += dim * dim * b.kernel + dim
-                flops += 2 * m * dim * dim * b.kernel + m * dim
-                output = ("emb", m, dim)
-            elif b.type == "skip":
-                output = ("emb", m, dim)
-            else:  # attention
-                width = attention_width(b)
-                a_in = dim
-                for _ in range(b.layers):
-                    params += 4 * a_in * width
-                    flops += 2 * 4 * m * a_in * width + 2 * 2 * m * m * width
-                    a_in = width
-                output = ("emb", m, width)
-            plans.append(BlockPlan(0, m, output, params, flops))
+            if m < kind.min_inputs:
+                raise InvalidParameterError(
+                    f"Block {i} ({b.type}) of spec {spec.name!r} reads {m} embedding(s); a "
+                    f"{b.type} block needs at least {kind.min_inputs}."
+                )
+            core_params, core_flops = kind.counts(b, m, dim)
+            plans.append(
+                BlockPlan(0, m, kind.output(b, m, dim), params + core_params, flops + core_flops)
+            )
             continue
         k = 0
         if b.dense_input:
@@ -354,22 +322,8 @@ def block_plans(spec: ModelSpec, emb: EmbeddingPlan, n_dense: int) -> tuple[Bloc
                 f"Block {i} ({b.type}) of spec {spec.name!r} has an empty input (no numeric "
                 "fields and no embedded field?)."
             )
-        if b.type == "mlp":
-            prev = k
-            for _ in range(b.layers):
-                params += prev * b.units + b.units
-                flops += 2 * prev * b.units
-                prev = b.units
-            output = ("vec", b.units if b.layers else k)
-        else:  # cross
-            if b.cross_version == 1:
-                params += b.layers * 2 * k
-                flops += b.layers * 5 * k
-            else:
-                params += b.layers * (k * k + k)
-                flops += b.layers * (2 * k * k + 3 * k)
-            output = ("vec", k)
-        plans.append(BlockPlan(k, 0, output, params, flops))
+        core_params, core_flops = kind.counts(b, k, dim)
+        plans.append(BlockPlan(k, 0, kind.output(b, k, dim), core_params, core_flops))
     return tuple(plans)
 
 

@@ -64,7 +64,8 @@ def graph_plan(spec: ModelSpec, emb: EmbeddingPlan) -> tuple[GraphLayerPlan, ...
             if i is None or j is None:
                 continue
             reads.setdefault(i, set()).add(j)
-        layers.append(GraphLayerPlan(tuple((i, tuple(sorted(js))) for i, js in sorted(reads.items()))))
+        neighbours = tuple((i, tuple(sorted(js))) for i, js in sorted(reads.items()))
+        layers.append(GraphLayerPlan(neighbours))
     while layers and not layers[-1].neighbours:
         layers.pop()
     return tuple(layers)

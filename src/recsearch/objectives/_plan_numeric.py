@@ -71,7 +71,9 @@ class NumericPlan:
         return 2 * h + 2 * h * h + 2 * h + 3 * h + 2 * h * self.dim
 
 
-def bucket_boundaries(name: str, quantiles: np.ndarray, spec: NumericEmbedding) -> tuple[float, ...]:
+def bucket_boundaries(
+    name: str, quantiles: np.ndarray, spec: NumericEmbedding
+) -> tuple[float, ...]:
     """Interior boundaries of ``spec.buckets`` buckets from a field's training quantiles.
 
     Raises:
@@ -116,6 +118,7 @@ def numeric_plan(
         if ne is None or ne.representation == "dense":
             dense.append(column)
             continue
-        bounds = bucket_boundaries(f.name, f.quantiles, ne) if ne.representation == "bucket" else ()
+        bucketed = ne.representation == "bucket"
+        bounds = bucket_boundaries(f.name, f.quantiles, ne) if bucketed else ()
         plans.append(NumericPlan(f.name, column, ne, bounds, dim))
     return tuple(plans), tuple(dense)

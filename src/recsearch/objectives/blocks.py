@@ -1,5 +1,8 @@
 """Interaction blocks: MLP, FM, dot product, EFC, cross network, self-attention, 1D conv, skip.
 
+The torch modules of the block types; which one a type uses (and how it is sized) is in its
+descriptor, :mod:`recsearch.blocktypes`.
+
 A block reads one of two views of its inputs. ``mlp`` and ``cross`` read the *vector view*: the
 dense features, the flattened embeddings and the flattened outputs of earlier blocks, concatenated.
 The others read the *embedding view* ``(batch, m, dim)``: the field
@@ -14,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsearch.objectives._plan import EMBEDDING_VIEW
+from recsearch.blocktypes import KINDS
 from recsearch.objectives._plan import BlockPlan
-from recsearch.objectives._plan import attention_width
 from recsearch.objectives.embeddings import _uniform_
 from recsearch.objectives.interactions import bi_interaction
 from recsearch.spec import BlockSpec
@@ -174,7 +176,7 @@ class FieldConv(nn.Module):
 
 
 class Block(nn.Module):
-    """One block of the DAG: assembles its input view, then runs its core.
+    """One block of the DAG: assembles its input view, then runs its core (from its descriptor).
 
     Args:
         spec: The block's spec.
@@ -198,7 +200,8 @@ class Block(nn.Module):
     ) -> None:
         super().__init__()
         self.spec = spec
-        self.embedding_view = spec.type in EMBEDDING_VIEW
+        kind = KINDS[spec.type]
+        self.embedding_view = kind.view == "embedding"
         self.use_dense = spec.dense_input and n_dense > 0
         self.dense_proj: nn.Module | None = None
         self.input_proj = nn.ModuleDict()
@@ -214,28 +217,8 @@ class Block(nn.Module):
                 elif out[2] != dim:  # type: ignore[misc]
                     width = out[2]  # type: ignore[misc]
                     self.input_proj[str(j)] = nn.Linear(width, dim, bias=False)
-        t = spec.type
-        self.core: nn.Module
-        if t == "mlp":
-            self.core = MLP(plan.vector_width, units=spec.units, layers=spec.layers)
-        elif t == "cross":
-            self.core = CrossNetwork(
-                plan.vector_width, layers=spec.layers, version=spec.cross_version
-            )
-        elif t == "fm":
-            self.core = FMBlock(dim, out_dim=spec.dim)
-        elif t == "dot":
-            self.core = DotBlock(plan.n_embeddings)
-        elif t == "efc":
-            self.core = EFCBlock(plan.n_embeddings, out=spec.dim)
-        elif t == "conv":
-            self.core = FieldConv(dim, kernel=spec.kernel)
-        elif t == "skip":
-            self.core = nn.Identity()
-        else:
-            self.core = SelfAttention(
-                dim, width=attention_width(spec), heads=spec.heads, layers=spec.layers
-            )
+        n_in = plan.n_embeddings if self.embedding_view else plan.vector_width
+        self.core: nn.Module = kind.module(spec, n_in, dim)
 
     def forward(
         self,

@@ -54,7 +54,8 @@ def predict(
     model: CTRModel, data: Tensors, rows: int, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
     """Float32 logits of the first ``rows`` rows of ``data``, in batches, without gradients;
-    ``dtype``: autocast the forward pass to it (mixed precision)."""
+    ``dtype``: autocast the forward pass to it (mixed precision).
+    """
     outs = []
     label = data["label"]
     assert isinstance(label, torch.Tensor)

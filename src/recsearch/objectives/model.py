@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from recsearch.blocktypes import KINDS
 from recsearch.errors import InvalidParameterError
 from recsearch.objectives._plan import ModelPlan
 from recsearch.objectives._plan import model_plan
@@ -149,7 +150,7 @@ class CTRModel(nn.Module):
         )
         self.needs_flat = bool(
             (not spec.blocks and self.head is not None)
-            or any(b.sparse_input and b.type in ("mlp", "cross") for b in spec.blocks)
+            or any(b.sparse_input and KINDS[b.type].view == "vector" for b in spec.blocks)
         )
         self.numeric = NumericEmbeddings(emb.numeric) if emb.numeric else None
         self.sequences = (

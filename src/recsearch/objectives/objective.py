@@ -57,9 +57,9 @@ from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 from recsearch.spaces import decode
-from recsearch.spaces.decode import sections
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
+from recsearch.spaces.decode import sections
 from recsearch.study.failures import exception_kind
 from recsearch.study.failures import record_failure
 

@@ -131,7 +131,8 @@ class TrainResult:
 
     def metrics(self) -> dict[str, float]:
         """The final metrics under the user-attribute names of :mod:`recsearch.hooks` (the test
-        ones only when the test split was evaluated)."""
+        ones only when the test split was evaluated).
+        """
         out = {"valid_auc": self.valid_auc, "valid_logloss": self.valid_logloss}
         if self.tested:
             out.update(test_auc=self.test_auc, test_logloss=self.test_logloss)

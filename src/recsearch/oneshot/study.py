@@ -35,6 +35,8 @@ import optuna
 from ConfigSpace import ConfigurationSpace
 from optuna.trial import TrialState
 
+from recsearch._internals import FIXED_PARAMS_ATTR
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.oneshot import METHODS
@@ -49,7 +51,6 @@ DEFAULT_THEN = "tpe"
 ONESHOT_PREFIX = "oneshot."
 """Strategy options with this prefix go to the one-shot method (``oneshot.budget=2``)."""
 _CONFIG_ATTR = "recsearch:config"  # NOTE: ConfigSpaceSampler's stored configuration
-_FIXED_ATTR = "fixed_params"  # NOTE: where Optuna keeps an enqueued trial's params
 _LIVE = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -131,7 +132,7 @@ class OneShotObjective:
     def _claim(self, trial: optuna.Trial) -> bool:
         if is_search_trial(trial):
             return True  # NOTE: enqueued as the search trial
-        if trial.storage.get_trial_system_attrs(trial._trial_id).get(_FIXED_ATTR):
+        if trial.storage.get_trial_system_attrs(trial_id_of(trial)).get(FIXED_PARAMS_ATTR):
             return False  # NOTE: an enqueued configuration (a base first, a derived one) runs
         if self._live_search(trial.study, below=None, other_than=trial.number):
             return False
@@ -158,7 +159,7 @@ class OneShotObjective:
         study = trial.study
         # NOTE: a ConfigSpace sampler stored a configuration on this trial before it became the
         # search trial; clear it so that no sampler takes it for an evaluated configuration.
-        trial.storage.set_trial_system_attr(trial._trial_id, _CONFIG_ATTR, None)
+        trial.storage.set_trial_system_attr(trial_id_of(trial), _CONFIG_ATTR, None)
         obj = self.objective
         kwargs: dict[str, Any] = {}
         if self.budget is not None:

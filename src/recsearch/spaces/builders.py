@@ -47,9 +47,9 @@ from ConfigSpace import InCondition
 from ConfigSpace import Integer
 from ConfigSpace import NotEqualsCondition
 
+from recsearch.blocktypes import KINDS
 from recsearch.errors import InvalidParameterError
 from recsearch.spec import BLOCK_TYPES
-from recsearch.spec import CROSS_VERSIONS
 from recsearch.spec import LOSSES
 from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
@@ -362,11 +362,14 @@ def _blocks_items(
     if not schema.sparse:
         raise InvalidParameterError("blocks: the schema has no sparse field.")
     has_dense = bool(schema.numeric)
-    if len(schema.sparse) + has_dense < 2 and "dot" in tps:
-        # NOTE: a dot block needs two embeddings; with one field it could only read one.
-        tps.remove("dot")
+    n_inputs = len(schema.sparse) + has_dense
+    for t in [t for t in tps if KINDS[t].min_inputs > n_inputs]:
+        # NOTE: e.g. a dot block needs two embeddings; with one field it could only read one.
+        tps.remove(t)
         if not tps:
-            raise InvalidParameterError("blocks: a dot block needs at least two fields.")
+            raise InvalidParameterError(
+                f"blocks: a {t} block needs at least {KINDS[t].min_inputs} fields."
+            )
     widths = sorted({int(u) for u in units})
     items: list[Any] = []
     for i in range(n):
@@ -383,20 +386,15 @@ def _blocks_items(
                 bit = _bool(bit_name, default=False)
                 items += [bit, NotEqualsCondition(bit, main, src)]
 
-        typed = [
-            (_ordinal(f"{p}units", widths, _nearest(widths, 256)), ["mlp"]),
-            (Integer(f"{p}depth", (1, 3), default=1), ["mlp"]),
-            (Integer(f"{p}cross_layers", (1, 4), default=2), ["cross"]),
-            (Categorical(f"{p}cross_version", list(CROSS_VERSIONS), default=1), ["cross"]),
-            (_ordinal(f"{p}heads", [1, 2, 4], 2), ["attention"]),
-            (Integer(f"{p}attn_layers", (1, 3), default=1), ["attention"]),
-            (_ordinal(f"{p}dim", [2, 4, 8, 16, 32], 8), ["fm", "efc"]),
-            (_ordinal(f"{p}kernel", [1, 3, 5], 3), ["conv"]),
-        ]
-        for hp, on in typed:
-            live = [t for t in on if t in tps]
-            if not live:
-                continue
+        # NOTE: each type's hyperparameters come from its descriptor (recsearch.blocktypes);
+        # a name two types share (fm's and efc's dim) is one hyperparameter active for both.
+        typed: dict[str, tuple[Any, list[str]]] = {}
+        for t in tps:
+            for searched in KINDS[t].searched:
+                if searched.local not in typed:
+                    typed[searched.local] = (searched.make(f"{p}{searched.local}", widths), [])
+                typed[searched.local][1].append(t)
+        for hp, live in typed.values():
             items.append(hp)
             if len(tps) == 1:
                 continue

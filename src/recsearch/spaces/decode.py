@@ -51,17 +51,18 @@ from typing import Any
 from ConfigSpace import Configuration
 from ConfigSpace import ConfigurationSpace
 
+from recsearch.blocktypes import KINDS
 from recsearch.data.schema import Schema
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
 from recsearch.spaces.bridge import _py
 from recsearch.spaces.builders import pair_name
+from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import LOSSES
 from recsearch.spec import BehaviourSpec
 from recsearch.spec import BlockSpec
 from recsearch.spec import EmbeddingSpec
 from recsearch.spec import FieldEmbedding
-from recsearch.spec import FINE_TUNE_PARTS
 from recsearch.spec import FieldGroup
 from recsearch.spec import FineTuneSpec
 from recsearch.spec import HeadSpec
@@ -241,35 +242,22 @@ def _blocks(config: Configuration, n_fields: int, n_dense: int) -> tuple[BlockSp
         )
         m = (n_fields if sparse else 0) + (1 if dense and n_dense else 0)
         m += sum(_n_embeddings(shapes[j]) for j in inputs)
-        if btype == "dot" and m < 2 and not sparse:
-            # NOTE: a dot product needs two embeddings; such a block also reads the raw ones.
+        kind = KINDS[btype]
+        if m < kind.min_inputs and not sparse:
+            # NOTE: e.g. a dot product needs two embeddings; such a block also reads the raw ones.
             sparse = True
             m += n_fields
-        layers_key = {"mlp": "depth", "cross": "cross_layers", "attention": "attn_layers"}.get(
-            btype
-        )
         defaults = BlockSpec(btype)
+        settings = {
+            s.attr: int(_get(config, f"{p}{s.local}", getattr(defaults, s.attr)))
+            for s in kind.searched
+        }
         block = BlockSpec(
-            btype,
-            dense_input=dense,
-            sparse_input=sparse,
-            inputs=inputs,
-            units=int(_get(config, f"{p}units", defaults.units)),
-            layers=int(_get(config, f"{p}{layers_key}", defaults.layers))
-            if layers_key
-            else defaults.layers,
-            dim=int(_get(config, f"{p}dim", defaults.dim)),
-            heads=int(_get(config, f"{p}heads", defaults.heads)),
-            cross_version=int(_get(config, f"{p}cross_version", defaults.cross_version)),
-            kernel=int(_get(config, f"{p}kernel", defaults.kernel)),
+            btype, dense_input=dense, sparse_input=sparse, inputs=inputs, **settings
         )
         out.append(block)
-        if btype == "efc":
-            shapes.append(("emb", block.dim))
-        elif btype in ("attention", "conv", "skip"):
-            shapes.append(("emb", m))
-        else:
-            shapes.append(("vec", 1))
+        shape = kind.output(block, m, 1)
+        shapes.append(("vec", 1) if shape[0] == "vec" else ("emb", shape[1]))
     return tuple(out)
 
 

@@ -253,7 +253,10 @@ def _numeric_items(
         items.append(rep)
         typed = [
             (_ordinal(f"{p}{f.name}.buckets", bs, _nearest(bs, 16)), "bucket"),
-            (Categorical(f"{p}{f.name}.bucketing", list(BUCKETINGS), default="quantile"), "bucket"),
+            (
+                Categorical(f"{p}{f.name}.bucketing", list(BUCKETINGS), default="quantile"),
+                "bucket",
+            ),
             (_ordinal(f"{p}{f.name}.meta", hs, _nearest(hs, 16)), "autodis"),
             (Float(f"{p}{f.name}.temperature", (0.01, 10.0), log=True, default=1.0), "autodis"),
         ]
@@ -295,7 +298,8 @@ def _behaviour_items(
 ) -> list[Any]:
     opl = list(dict.fromkeys(ops))
     outl = list(dict.fromkeys(outputs))
-    bad = [o for o in opl if o not in SEQUENCE_OPS] + [o for o in outl if o not in SEQUENCE_OUTPUTS]
+    bad = [o for o in opl if o not in SEQUENCE_OPS]
+    bad += [o for o in outl if o not in SEQUENCE_OUTPUTS]
     if int(layers) < 0 or not opl or not outl or bad:
         raise InvalidParameterError(
             f"behaviour needs layers >= 0, ops among {SEQUENCE_OPS} and outputs among "

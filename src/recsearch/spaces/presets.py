@@ -1,5 +1,27 @@
 """Named spaces users start from: the seed methods' search spaces.
 
+Base first: each preset's **default configuration is the base model it modifies**, so a study
+that evaluates the default first (:func:`enqueue_base`) can never report a best below its own
+base. :data:`BASES` says per preset what that base is; with ``decode``'s default base (a DeepFM
+whose MLP is ``(128, 64)``, :data:`~recsearch.spaces.decode.DEEPFM_BASE`) most defaults decode to
+exactly that DeepFM:
+
+- ``autodim``, ``nis``: every field (every frequency group) at 16 dimensions: the DeepFM base.
+- ``autofis``, ``autofeature``: every pair on by inner product: the DeepFM base.
+- ``sif``: every pair on by ``hadamard`` (a weighted inner product; SIF has no plain inner).
+- ``autogroup``: one order-2 group of every field (an FM, up to a factor 2), every other group
+  empty: the DeepFM base with its FM written as a group.
+- ``autoctr``: a DeepFM-like DAG (:data:`AUTOCTR_BASE`): an ``fm`` block (16 wide) and a ``dot``
+  block on the raw embeddings, the FM's two readings, beside an MLP tower of five one-layer
+  ``mlp`` blocks (256, 128, 128, 64, 64) on the raw embeddings (and the dense features when the
+  schema has them); the head is one linear layer over the three outputs, as DeepFM sums its parts.
+- ``autoloss``: plain BCE; ``hpo``: Adam at lr 1e-3, batch 1024 (weight decays 1e-7);
+  ``aim``, ``full``, ``autoias``: the DeepFM base (every field at 16, every pair by inner
+  product, MLP ``(128, 64)``, BCE, Adam; ``autoias`` projects interactions to 16).
+- ``fives``: no graph edge (the DeepFM base); ``pep``: the DeepFM base with thresholds that
+  prune almost nothing; ``autopi``: a DNN (four ``skip`` nodes, MLP ``(128, 128)``);
+  ``autodis``: every numeric field a plain dense input (the DeepFM base).
+
 ``space.meta`` of a preset holds ``{"preset": name, "sections": [...], "description": ...}`` so
 runs can record it; :func:`to_json` / :func:`from_json` keep it (ConfigSpace's own serialization
 drops ``meta``; :func:`~recsearch.spaces.decode` does not need it).
@@ -21,17 +43,31 @@ from recsearch.spaces import builders as b
 from recsearch.spaces import more_builders as mb
 from recsearch.spec import HEAD_ACTIVATIONS
 from recsearch.spec import LOSSES
-from recsearch.spec import OPTIMIZERS
 from recsearch.spec import NUMERIC_REPRESENTATIONS
+from recsearch.spec import OPTIMIZERS
 from recsearch.spec import PAIR_FUNCTIONS
 from recsearch.spec import PRUNE_GRANULARITIES
 from recsearch.spec import SEQUENCE_OPS
 from recsearch.spec import SEQUENCE_OUTPUTS
 
 if TYPE_CHECKING:
+    import optuna
+
     from recsearch.data.schema import Schema
 
-__all__ = ["PRESETS", "PresetName", "available", "from_json", "preset", "to_json"]
+__all__ = [
+    "AUTOCTR_BASE",
+    "BASES",
+    "BASE_ATTR",
+    "PRESETS",
+    "PresetName",
+    "available",
+    "base_params",
+    "enqueue_base",
+    "from_json",
+    "preset",
+    "to_json",
+]
 
 PresetName = Literal[
     "autodim",
@@ -164,7 +200,8 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
         _autoias,
     ),
     "fives": (
-        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its layer-1 one.",
+        "FIVES: a 2-layer field graph (orders 2, 3) on DeepFM; a layer-2 edge needs its "
+        "layer-1 one.",
         lambda s: {"graph": mb._graph_items(s, "graph.", layers=2)},
     ),
     "autopi": (
@@ -177,7 +214,8 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
                                             inits=mb.PEP_INITS)},
     ),
     "autodis": (
-        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + temperature.",
+        "AutoDis: per numeric field dense / field vector / buckets / H meta-embeddings + "
+        "temperature.",
         lambda s: {"num": mb._numeric_items(s, "num.", representations=NUMERIC_REPRESENTATIONS,
                                             buckets=mb.BUCKET_COUNTS, meta=mb.META_EMBEDDINGS)},
     ),
@@ -197,7 +235,75 @@ PRESETS: dict[str, tuple[str, Callable[[Schema], Sections]]] = {
     ),
 }
 
-if set(PRESETS) != set(get_args(PresetName)):  # pragma: no cover - a developer mistake
+BASES: dict[str, str] = {
+    "autodim": "DeepFM base: every field at 16 dimensions, MLP (128, 64).",
+    "nis": "DeepFM base: every frequency group of every field at 16 dimensions.",
+    "autofis": "DeepFM base: every pair on (inner product).",
+    "autogroup": "DeepFM base with its FM as one order-2 group of every field; others empty.",
+    "sif": "DeepFM base with every pair on by hadamard (SIF has no plain inner product).",
+    "autofeature": "DeepFM base: every pair on by inner product.",
+    "autoctr": "DeepFM-like DAG: fm + dot blocks beside an MLP tower (256, 128, 128, 64, 64).",
+    "autoloss": "DeepFM base trained with plain BCE.",
+    "hpo": "DeepFM base: Adam, lr 1e-3, batch 1024, weight decays 1e-7.",
+    "aim": "DeepFM base: every field at 16, every pair by inner product, MLP (128, 64).",
+    "full": "DeepFM base as in aim, trained with plain BCE.",
+    "autoias": "DeepFM base (as in aim) with the interaction projection at 16.",
+    "fives": "DeepFM base: no graph edge, so only the FM's order-2 pairs.",
+    "autopi": "A DNN: four skip nodes pass the raw embeddings to the MLP (128, 128).",
+    "pep": "DeepFM base with almost no pruning (per-field thresholds from -5).",
+    "autodis": "DeepFM base: every numeric field a dense input, as DeepFM reads it.",
+    "ameir": "DIN-like: target attention over each history (no encoder layer), every pair by "
+    "hadamard, MLP of 0.5 and 0.5 of its input (ReLU).",
+    "autoft": "The pre-trained DeepFM base with everything fine-tuned (nothing frozen).",
+}
+"""Per preset, the base model its default configuration decodes to (module docstring)."""
+
+AUTOCTR_BASE: tuple[dict[str, Any], ...] = (
+    {"type": "fm", "main": "sparse", "dim": 16},
+    {"type": "dot", "main": "sparse"},
+    {"type": "mlp", "main": "sparse", "dense": True, "units": 256},
+    {"type": "mlp", "main": "b2", "units": 128},
+    {"type": "mlp", "main": "b3", "units": 128},
+    {"type": "mlp", "main": "b4", "units": 64},
+    {"type": "mlp", "main": "b5", "units": 64},
+)
+"""The ``autoctr`` default DAG, block by block (local names of :func:`~.builders.blocks`)."""
+
+BASE_ATTR = "recsearch:base"
+"""User attribute (``True``) of the trial :func:`enqueue_base` enqueued."""
+
+
+def _base_defaults(name: str, space_names: set[str]) -> dict[str, Any]:
+    """Default values that differ from the builders' own, so the default is the base."""
+    out: dict[str, Any] = {}
+    if name == "autoctr":
+        for i, block in enumerate(AUTOCTR_BASE):
+            for key, value in block.items():
+                out[f"block.{i}.{key}"] = value
+    elif name == "autogroup":
+        for hp in space_names:
+            if hp.startswith("group.") and not hp.startswith("group.o2.g0."):
+                out[hp] = False
+    elif name == "autodis":
+        for hp in space_names:
+            if hp.startswith("num.") and hp.count(".") == 1:
+                out[hp] = "dense"
+    elif name in ("aim", "full", "autoias"):
+        out["mlp.width.1"] = 64
+    return {k: v for k, v in out.items() if k in space_names}
+
+
+def _with_defaults(space: ConfigurationSpace, defaults: dict[str, Any]) -> ConfigurationSpace:
+    # NOTE: ConfigSpace has no setter for a default; its serialized form rebuilds one with
+    # conditions and forbidden clauses intact.
+    data = space.to_serialized_dict()
+    for hp in data["hyperparameters"]:
+        if hp["name"] in defaults:
+            hp["default_value"] = defaults[hp["name"]]
+    return ConfigurationSpace.from_serialized_dict(data)
+
+
+if set(PRESETS) != set(get_args(PresetName)) or set(BASES) != set(PRESETS):  # pragma: no cover - a developer mistake
     raise RuntimeError("PRESETS and PresetName disagree")
 
 
@@ -244,9 +350,51 @@ def preset(name: PresetName, schema: Schema, *, seed: int | None = None) -> Conf
         meta={"preset": key, "sections": list(parts), "description": desc}
     )
     space.add([item for items in parts.values() for item in items])
+    defaults = _base_defaults(key, set(space))
+    if defaults:
+        space = _with_defaults(space, defaults)
+        space.meta = {"preset": key, "sections": list(parts), "description": desc}
     if seed is not None:
         space.seed(seed)
     return space
+
+
+def base_params(space: ConfigurationSpace) -> dict[str, Any]:
+    """The Optuna params of ``space``'s default configuration: its base model (module docstring).
+
+    Example:
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("u", "categorical", 9), Field("i", "categorical", 9)))
+        >>> base_params(preset("autofis", schema))
+        {'inter.u-i': True}
+    """
+    from recsearch.spaces.bridge import params_from_configuration
+
+    return params_from_configuration(space.get_default_configuration())
+
+
+def enqueue_base(study: optuna.Study, space: ConfigurationSpace) -> bool:
+    """Enqueue the base configuration as the study's next trial (base first).
+
+    It counts toward the trial budget like any other trial; the trial carries the user attribute
+    :data:`BASE_ATTR`. Nothing is enqueued when a trial of the study already has these params
+    (a resumed study).
+
+    Returns:
+        Whether a trial was enqueued.
+
+    Example:
+        >>> import optuna
+        >>> from recsearch.data.schema import Field, Schema
+        >>> schema = Schema("y", (Field("u", "categorical", 9), Field("i", "categorical", 9)))
+        >>> study = optuna.create_study(direction="maximize")
+        >>> enqueue_base(study, preset("autofis", schema)), enqueue_base(study, preset("autofis", schema))
+        (True, False)
+    """
+    params = base_params(space)
+    before = len(study.get_trials(deepcopy=False))
+    study.enqueue_trial(params, user_attrs={BASE_ATTR: True}, skip_if_exists=True)
+    return len(study.get_trials(deepcopy=False)) > before
 
 
 def to_json(space: ConfigurationSpace) -> str:

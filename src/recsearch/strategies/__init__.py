@@ -22,10 +22,10 @@ from recsearch.strategies._nbtree import NBTree
 from recsearch.strategies._nbtree import NBTreeSampler
 from recsearch.strategies._random import RandomConfigSampler
 from recsearch.strategies._registry import Strategy
-from recsearch.strategies._rl import ReinforceSampler
 from recsearch.strategies._registry import available
 from recsearch.strategies._registry import create
 from recsearch.strategies._registry import recreate
+from recsearch.strategies._rl import ReinforceSampler
 from recsearch.strategies._smac import SMACSampler
 
 __all__ = [

@@ -339,8 +339,15 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         if values is not None:
             return values
         stored = trial.system_attrs.get(CONFIG_ATTR)
+        fixed = trial.system_attrs.get("fixed_params")
         if isinstance(stored, dict) and _cs.vector_from_params(self._space, stored) is not None:
             values = dict(stored)
+        elif isinstance(fixed, dict) and (
+            vector := _cs.vector_from_params(self._space, fixed)
+        ) is not None:
+            # NOTE: an enqueued trial (base first) answers with its own params, unsampled.
+            values = _cs.values_of(self._space, vector)
+            study._storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
         else:
             values = self._claim(study, trial)
         self._configs[trial._trial_id] = values

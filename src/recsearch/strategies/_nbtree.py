@@ -203,8 +203,9 @@ class NBTreeSampler(ConfigSpaceSampler):
         min_distance: Mutated children change this many hyperparameters in turn, and children
             differing from every configuration in the study (finished or in flight) in fewer
             than this many are left out while others remain (1: one change, only exact copies
-            left out); near-copies of good configurations spend a trial on little more than the
-            training noise.
+            left out). Near-copies of good configurations spend a trial on little more than the
+            training noise: on a held-out planted set (45 pairs, 1 epoch a trial) 1 left nbtree
+            level with random at 30 and 60 trials, 3 beat it on 5 of 5 seeds at both.
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
@@ -224,7 +225,7 @@ class NBTreeSampler(ConfigSpaceSampler):
         random_fraction: float = 0.1,
         bins: int = 4,
         max_depth: int = 2,
-        min_distance: int = 1,
+        min_distance: int = 3,
     ) -> None:
         super().__init__(space, seed=seed)
         for name, value in (

@@ -133,8 +133,10 @@ def _space(space: Any, dataset: Dataset) -> tuple[ConfigurationSpace, str]:
         meta = space.meta or {}
         return space, str(meta.get("preset") or meta.get("name") or space.name or "custom")
     if isinstance(space, str) and is_ref(space):
+        from recsearch.study.callables import allow
         from recsearch.study.components import _resolve
 
+        allow(space)  # NOTE: named by this call, not by a storage
         made = _resolve(space, "space")
         return (made(dataset.schema) if callable(made) else made), space
     if isinstance(space, str):
@@ -259,9 +261,13 @@ def _process(
     overrides: Overrides | None,
     threads: int,
     device: str | None,
+    given: list[str],
 ) -> None:
     import optuna
 
+    from recsearch.study.callables import allow
+
+    allow(*given)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     interrupted = run_cells(url, cells, overrides=overrides, threads=threads, device=device)
@@ -269,16 +275,25 @@ def _process(
 
 
 def _run_in_processes(
-    url: str, cells: list[str], workers: int, overrides: Overrides | None, device: str | None
+    url: str,
+    cells: list[str],
+    workers: int,
+    overrides: Overrides | None,
+    device: str | None,
+    given: list[str],
 ) -> int | None:
     """Cells split over ``workers`` spawned processes (each cell run by one process)."""
+    from recsearch.study.callables import allow_env
     from recsearch.study.launcher import cores
     from recsearch.study.worker import signals_raise
 
     threads = max(1, cores() // workers)
+    os.environ.update(allow_env())  # NOTE: spawned cells may import what this process may
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_process, args=(url, cells[i::workers], overrides, threads, device))
+        ctx.Process(
+            target=_process, args=(url, cells[i::workers], overrides, threads, device, given)
+        )
         for i in range(min(workers, len(cells)))
     ]
     with signals_raise():
@@ -376,9 +391,13 @@ def run_comparison(
         ...                         budget=10, out_dir="report")  # doctest: +SKIP
     """
     from recsearch.storage import open_storage
+    from recsearch.study.callables import allow
 
     names = [str(s) for s in strategies]
     _check(names, strategies, budget, budget_epochs_per_trial, metric, workers)
+    # NOTE: what this call names is this process's own choice (issue 14 #3).
+    given = [r for r in (dataset, space, _ref(objective)) if isinstance(r, str)]
+    allow(*given)
     seed_list = _seeds(seeds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -433,7 +452,7 @@ def run_comparison(
             space=None if isinstance(space, str) else cs,
             objective=objective,
         )
-        interrupted = _run_in_processes(url, cells, workers, sent, device)
+        interrupted = _run_in_processes(url, cells, workers, sent, device, given)
     if interrupted is not None:
         raise Interrupted(interrupted)
     maximize = metric == "auc"

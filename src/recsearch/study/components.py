@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 
 from recsearch.errors import InvalidParameterError
+from recsearch.study.callables import check_allowed
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import is_ref
 
@@ -113,6 +114,8 @@ def worker_seed(settings: StudySettings, worker_index: int | None) -> int:
 
 def _resolve(ref: str, what: str) -> Any:
     """Import ``module:callable``; the one place settings turn into imported code."""
+    if ref not in KIND_OBJECTIVES.values():
+        check_allowed(ref, what)  # NOTE: never code that only the storage names (issue 14 #3)
     module_name, _, attr = ref.partition(":")
     try:
         module = importlib.import_module(module_name)

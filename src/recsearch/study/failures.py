@@ -12,6 +12,7 @@ This module imports no torch and no search code: spaces, objectives and the work
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "failure_kind",
     "first_line",
     "record_failure",
+    "recording_failures",
 ]
 
 FailureKind = Literal[
@@ -195,3 +197,39 @@ def safe_record_failure(trial: optuna.Trial, kind: FailureKind, text: str, **kw:
     """:func:`record_failure`, ignoring a trial that is already finished or gone."""
     with contextlib.suppress(Exception):
         record_failure(trial, kind, text, **kw)
+
+
+def recording_failures(
+    objective: Callable[[optuna.Trial], Any],
+) -> Callable[[optuna.Trial], Any]:
+    """``objective`` with the reason of any exception it raises written on the trial.
+
+    Optuna 5 passes an objective's exception neither to the trial nor to callbacks, so a tracker
+    would only see ``failure=None``; recsearch's worker wraps every objective this way, and
+    ``study.optimize(recording_failures(my_objective), callbacks=[tracker])`` does the same for
+    your own loop.
+
+    Example:
+        >>> import optuna
+        >>> optuna.logging.set_verbosity(optuna.logging.ERROR)
+        >>> def broken(trial): raise ZeroDivisionError("oops")
+        >>> study = optuna.create_study()
+        >>> study.optimize(recording_failures(broken), n_trials=1, catch=(Exception,))
+        >>> study.trials[0].user_attrs["failure"]
+        'ZeroDivisionError: oops'
+    """
+    import functools
+
+    import optuna
+
+    @functools.wraps(objective)
+    def wrapped(trial: optuna.Trial) -> Any:
+        try:
+            return objective(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            safe_record_failure(trial, exception_kind(exc), exception_text(exc), keep_text=True)
+            raise
+
+    return wrapped

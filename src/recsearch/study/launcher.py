@@ -23,11 +23,15 @@ from typing import Any
 import optuna
 
 from recsearch.errors import InvalidParameterError
+from recsearch.redact import redact
+from recsearch.redact import secret_env
+from recsearch.study.callables import allow_env
 from recsearch.study.components import Overrides
 from recsearch.study.components import resolve
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import make_settings
 from recsearch.study.studies import StudyCounts
+from recsearch.study.studies import base_hook
 from recsearch.study.studies import create_in
 from recsearch.study.studies import failure_summary
 from recsearch.study.studies import prepare
@@ -124,6 +128,7 @@ def worker_command(
     heartbeat_interval: int,
     tracking_uri: str | None = None,
     device: str | None = None,
+    max_failures: int | None = None,
 ) -> list[str]:
     """The ``recsearch worker`` command line :func:`run` starts for one local worker."""
     cmd = [
@@ -139,7 +144,23 @@ def worker_command(
         cmd += ["--tracking-uri", tracking_uri]
     if device is not None:
         cmd += ["--device", device]
+    if max_failures is not None:
+        cmd += ["--max-failures", str(max_failures)]
     return cmd
+
+
+def cap_workers(workers: int, study: optuna.Study, settings: StudySettings) -> int:
+    """At most one worker per trial left (issue 14 #8); a warning above the core count."""
+    counts = study_counts(study)
+    left = counts.waiting if settings.queue_only else settings.n_trials - counts.done
+    capped = max(1, min(workers, left))
+    if capped < workers:
+        print(f"recsearch: {workers} workers asked for, {left} trials left: starting {capped}",
+              file=sys.stderr)  # fmt: skip
+    if capped > cores():
+        print(f"recsearch: {capped} workers on {cores()} cores: they compete for the CPU, each "
+              "trial runs slower (use --workers <= the core count)", file=sys.stderr)  # fmt: skip
+    return capped
 
 
 def run(
@@ -152,6 +173,7 @@ def run(
     progress: Callable[[optuna.Study, StudyCounts], None] | None = None,
     device: str | None = None,
     workers_per_gpu: int | None = None,
+    max_failures: int | None = None,
     **create_kwargs: Any,
 ) -> RunResult:
     """Create or resume a study, then run it with ``workers`` local processes.
@@ -172,6 +194,7 @@ def run(
             the objective's default. Workers take the visible GPUs round robin.
         workers_per_gpu: With CUDA, start this many workers per visible GPU (instead of
             ``workers``).
+        max_failures: See :func:`~recsearch.study.worker.run_worker`.
         **create_kwargs: The remaining arguments of :func:`~recsearch.study.studies.create_study`.
 
     Returns:
@@ -192,19 +215,24 @@ def run(
     if workers_per_gpu is not None and gpus:
         workers = workers_per_gpu * gpus
     devices = worker_devices(device, workers, gpus)
+    base_first = bool(create_kwargs.pop("base_first", True))
     settings = make_settings(tracking_uri=tracking_uri, **create_kwargs)
     # NOTE: one process resolves once: these components run the trials when workers == 1.
     settings, components = prepare(settings, track=True, device=devices[0])
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
-    study, recorded = create_in(store, study_name, settings, components.directions)
-    tracking = (settings.tracking_uri, settings.experiment)
-    if (recorded.tracking_uri, recorded.experiment) != tracking:
+    hook = base_hook(settings, components.space) if base_first else None
+    study, recorded = create_in(store, study_name, settings, components.directions,
+                                on_create=hook)  # fmt: skip
+    if (redact(recorded.tracking_uri or ""), recorded.experiment) != (
+        redact(settings.tracking_uri or ""), settings.experiment
+    ):
         # NOTE: an existing study keeps its own tracking; only the tracker's hooks change.
         over = Overrides(dataset=components.dataset, space=components.space)
         components = resolve(recorded, device=devices[0], overrides=over)
     settings = recorded
     components = dataclasses.replace(components, settings=settings)
     name = study.study_name
+    workers = cap_workers(workers, study, settings)
     if workers == 1:
         result = run_worker(
             study_name=name,
@@ -213,6 +241,7 @@ def run(
             heartbeat_interval=heartbeat_interval,
             on_trial=(lambda st, ft: progress(st, study_counts(st))) if progress else None,
             components=components,
+            max_failures=max_failures,
         )
         return RunResult(study, settings, result.counts, result.failures, result.interrupted)
     # NOTE: the parent creates the MLflow store and the parent run once, before the workers
@@ -220,19 +249,21 @@ def run(
     tracker = components.tracker
     start_tracking(tracker, study, settings=settings, storage=store, strategy=components.strategy)
     threads = max(1, cores() // workers)
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
     url = str(store.recsearch_url)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads),
+           **secret_env(url, settings.tracking_uri), **allow_env()}  # fmt: skip
     # NOTE: stderr goes to files, not pipes: a chatty worker must never block on a full pipe.
     logs = [tempfile.TemporaryFile(mode="w+") for _ in range(workers)]
     procs = [
         subprocess.Popen(
             worker_command(
                 study_name=name,
-                storage_url=url,
+                storage_url=redact(url),
                 worker_index=i,
                 threads=threads,
                 heartbeat_interval=heartbeat_interval,
                 device=devices[i],
+                max_failures=max_failures,
             ),
             env=env,
             stdout=subprocess.DEVNULL,

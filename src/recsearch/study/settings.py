@@ -22,6 +22,7 @@ from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
+from recsearch.redact import remember
 
 if TYPE_CHECKING:
     from recsearch.data.schema import Schema
@@ -133,6 +134,7 @@ class StudySettings:
         out = dataclasses.asdict(self)
         for key in ("dataset_options", "strategy_options", "kind_options", "schema", "recipe"):
             out[key] = dict(getattr(self, key))
+        out["tracking_uri"] = remember(self.tracking_uri)  # stored settings hold no secret
         return json.loads(json.dumps(out, default=str))
 
     @classmethod
@@ -266,8 +268,11 @@ def make_settings(**fields: Any) -> StudySettings:
     """
     from recsearch import __version__
     from recsearch.objectives.recipe import Recipe
+    from recsearch.study.callables import allow
 
     values: dict[str, Any] = {"tracking_uri": "default", **fields}
+    # NOTE: named by this process's own call, so this process may import them (issue 14 #3)
+    allow(*(values.get(k) for k in ("dataset", "space", "strategy", "objective")))
     n_trials, budget_epochs = values["n_trials"], values.get("budget_epochs", 1.0)
     budget_total = values.get("budget_total")
     metric, kind = values.get("metric", "auc"), values.get("kind", "search")

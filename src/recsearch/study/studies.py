@@ -140,6 +140,27 @@ def create_in(
     return study, settings
 
 
+def base_hook(
+    settings: StudySettings,
+    space: Any,
+    then: Callable[[optuna.Study], None] | None = None,
+) -> Callable[[optuna.Study], None] | None:
+    """The ``on_create`` hook of a new search study: enqueue its base first (issue 11), then
+    call ``then``; queue-only kinds enqueue their own cells (``then`` alone).
+    """
+    if settings.kind != "search":
+        return then
+
+    def hook(study: optuna.Study) -> None:
+        from recsearch.spaces.presets import enqueue_base
+
+        enqueue_base(study, space)
+        if then is not None:
+            then(study)
+
+    return hook
+
+
 def check_schema(name: str, recorded: StudySettings, fingerprint: str, schema: Any) -> None:
     """Refuse a data set whose schema differs from the recorded one, naming the difference."""
     if recorded.schema_fingerprint == fingerprint:
@@ -193,6 +214,7 @@ def create_study(
     experiment: str = "recsearch",
     on_create: Callable[[optuna.Study], None] | None = None,
     recipe: Mapping[str, Any] | None = None,
+    base_first: bool = True,
 ) -> tuple[optuna.Study, StudySettings]:
     """Create a recsearch study, or return the existing one with the same settings.
 
@@ -223,6 +245,8 @@ def create_study(
         on_create: Called with the new study right after it is created (not when it exists).
         recipe: Fields of the training :class:`~recsearch.objectives.recipe.Recipe` that differ
             from its defaults (``{"fidelity": "rows"}``); stored in the settings.
+        base_first: A new search study runs the space's base (its default configuration)
+            first (:func:`base_hook`).
 
     Returns:
         The study and its settings.
@@ -246,7 +270,8 @@ def create_study(
     )  # fmt: skip
     settings, components = prepare(settings)
     return create_in(
-        _open(storage), study_name, settings, components.directions, on_create=on_create
+        _open(storage), study_name, settings, components.directions,
+        on_create=base_hook(settings, components.space, on_create) if base_first else on_create,
     )
 
 

@@ -18,6 +18,8 @@ from typing import runtime_checkable
 
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.hooks import ObjectiveHook
+from recsearch.redact import TRACKING_ENV
+from recsearch.redact import usable_url
 from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.failures import first_line
 
@@ -64,12 +66,19 @@ class StudyTracker(ObjectiveHook, Protocol):
 def make_tracker(settings: StudySettings, tracking_uri: str | None) -> StudyTracker | None:
     """The study's tracker (``None`` when tracking is off).
 
-    The worker's own ``tracking_uri`` wins over the recorded one.
+    The worker's own ``tracking_uri`` wins over the recorded one; a redacted one is resolved by
+    :func:`recsearch.redact.usable_url`.
     """
-    uri = tracking_uri if tracking_uri is not None else settings.tracking_uri
+    uri = usable_url(tracking_uri if tracking_uri is not None else settings.tracking_uri,
+                     env=TRACKING_ENV)  # fmt: skip
     if uri is None or uri.lower() == "none":
         return None
+    from recsearch.study.reach import check_tracking
+    from recsearch.study.reach import quick_mlflow_retries
     from recsearch.trackers import MLflowTracker
+
+    quick_mlflow_retries()
+    check_tracking(uri)  # NOTE: once, seconds: not minutes of MLflow's retries (issue 14 #6)
 
     return MLflowTracker(uri, experiment=settings.experiment)
 

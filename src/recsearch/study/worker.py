@@ -40,6 +40,7 @@ from optuna.trial import TrialState
 from recsearch._internals import FIXED_PARAMS_ATTR
 from recsearch._internals import storage_of
 from recsearch._internals import trial_id_of
+from recsearch._internals import unmask_tell_error
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.study.components import Components
 from recsearch.study.components import Overrides
@@ -53,6 +54,10 @@ from recsearch.study.failures import exception_text
 from recsearch.study.failures import failure_kind
 from recsearch.study.failures import record_failure
 from recsearch.study.failures import safe_record_failure
+from recsearch.study.limits import check_failure_limit
+from recsearch.study.limits import default_max_failures
+from recsearch.study.limits import restart_count
+from recsearch.study.reach import record_untracked
 from recsearch.study.settings import StudySettings
 from recsearch.study.studies import COUNTED_STATES
 from recsearch.study.studies import StudyCounts
@@ -180,7 +185,9 @@ class TrialRunner:
         self.surplus = False
         self._refuse(trial)
         try:
-            return self.objective(trial)
+            value = self.objective(trial)
+            _HELD.active = True  # NOTE: trained: a signal now waits until the result is stored
+            return value
         except Interrupted as exc:
             safe_record_failure(trial, "interrupted", f"{FAILURE_INTERRUPTED} ({exc})")
             raise
@@ -202,14 +209,40 @@ def _release_memory() -> None:
                 torch.cuda.empty_cache()
 
 
+class _HeldSignals:
+    """Signals held while a finished trial's result is being stored.
+
+    A signal that arrives between a trial's end of training and its stored result waits until it
+    is stored (issue 14 #4): a finished trial is never turned into a failure.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pending: int | None = None
+
+    def release(self) -> int | None:
+        """Stop holding; the held signal, if one came."""
+        signum, self.pending, self.active = self.pending, None, False
+        return signum
+
+
+_HELD = _HeldSignals()
+
+
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs."""
+    """SIGINT/SIGTERM raise :class:`Interrupted` in the main thread while the block runs.
+
+    They are held while a finished trial is being stored (:class:`_HeldSignals`).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if _HELD.active:
+            _HELD.pending = _HELD.pending or signum
+            return
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -283,6 +316,7 @@ def run_worker(
     device: str | None = None,
     components: Components | None = None,
     overrides: Overrides | None = None,
+    max_failures: int | None = None,
 ) -> WorkerResult:
     """Join an existing study and run trials until it holds its target number of trials.
 
@@ -305,6 +339,8 @@ def run_worker(
         components: Already resolved components (this process resolved them for the study).
         overrides: Python objects replacing what the settings name (see
             :class:`~recsearch.study.components.Overrides`).
+        max_failures: Stop after this many consecutive failed trials of the study
+            (:mod:`recsearch.study.limits`; ``None``: ``max(10, n_trials)``, ``0``: no limit).
 
     Returns:
         A :class:`WorkerResult`. When a signal stopped the worker, ``interrupted`` holds it.
@@ -312,6 +348,7 @@ def run_worker(
     Raises:
         StorageError: Unreachable storage or unknown study; nothing is written.
         StudyMismatchError: The data set's schema differs from the recorded one.
+        FailureLimitError: The study's last ``max_failures`` trials failed; it names the last.
 
     Example:
         >>> run_worker(study_name="demo", storage="sqlite:///s.db")  # doctest: +SKIP
@@ -353,6 +390,8 @@ def run_worker(
     start_tracking(tracker, study, settings=settings, storage=store, strategy=strategy)
     set_threads(threads)  # again: building the objective may have imported torch
     runner = TrialRunner(components.objective, settings.n_trials, settings)
+    limit = default_max_failures(settings.n_trials) if max_failures is None else max_failures
+    restart_count(study, limit)
     handler = _stale_handler(store)
     killed = kill_callback(tracker) if tracker is not None else None
     if handler is not None and killed is not None:
@@ -363,6 +402,8 @@ def run_worker(
             return
         if tracker is not None:
             call_tracker(tracker, st, ft)
+            with contextlib.suppress(Exception):
+                record_untracked(st, getattr(tracker, "untracked", {}))
         if on_trial is not None:
             on_trial(st, ft)
 
@@ -381,6 +422,7 @@ def run_worker(
                 counts = study_counts(study)
                 if _finished(study, settings, counts):
                     break
+                check_failure_limit(study, limit)
                 if _busy_elsewhere(study, settings, counts):
                     # NOTE: the last trials run elsewhere; they may still fail or die. (Before
                     # each trial, Optuna itself fails stale trials through our storages.)
@@ -392,7 +434,7 @@ def run_worker(
                         runner, n_trials=1, catch=(Exception,), callbacks=[after_trial],
                         gc_after_trial=False,
                     )  # fmt: skip
-                except Exception:
+                except Exception as exc:
                     # NOTE: objective errors are caught by Optuna (catch=...); what escapes comes
                     # from telling the storage. When another worker took this live trial for
                     # dead (its heartbeat came later than the grace period, e.g. on an
@@ -400,14 +442,19 @@ def run_worker(
                     # counts; anything else is a real storage problem.
                     current = runner.current
                     if current is None or not _finished_elsewhere(study, current):
-                        raise
+                        url = getattr(store, "recsearch_url", None)
+                        raise unmask_tell_error(exc, url) from None
                     print(
                         f"recsearch: trial {current.number} was failed by another worker as "
                         "dead; its result is dropped (consider a longer --grace)",
                         file=sys.stderr,
                     )
+                finally:
+                    held = _HELD.release()
                 if not runner.surplus:
                     ran += 1
+                if held is not None:
+                    raise Interrupted(held)
         except Interrupted as exc:
             interrupted = exc.signum
             _report_interrupted(study, runner, killed)

@@ -53,6 +53,8 @@ STUDY_PARAM_KEYS: tuple[str, ...] = ("strategy_options", "budget")
 """Study user attributes copied (flattened) to the parent run's params when present."""
 FINAL_METRIC_KEYS: tuple[str, ...] = ("valid_auc", "valid_logloss", "test_auc", "test_logloss")
 
+OUTAGE_PAUSE_S = 30.0
+"""After a failed MLflow call, trial updates skip MLflow for this long (training goes on)."""
 _BATCH = 100
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
@@ -126,6 +128,8 @@ class MLflowTracker:
         self._last_step: dict[str, int] = {}
         self._failures: dict[str, str] = {}
         self._queue = RunQueue()
+        self.untracked: dict[int, str] = {}
+        self._outage_until = 0.0
 
     # ------------------------------------------------------------------ pickling (workers)
     def __getstate__(self) -> dict[str, Any]:
@@ -197,11 +201,25 @@ class MLflowTracker:
                 raise
             return str(found.experiment_id)
 
-    def _safe(self, what: str, fn: Callable[[], Any]) -> Any:
+    def _safe(self, what: str, fn: Callable[[], Any], *, trial: int | None = None) -> Any:
+        """Run ``fn``; a tracking outage never fails a trial nor slows it down.
+
+        An outage is logged once, then trial updates leave MLflow alone for
+        :data:`OUTAGE_PAUSE_S` seconds so training goes on at full speed; the trials whose runs
+        missed something are kept in ``untracked`` (trial number -> reason).
+        """
+        if trial is not None and time.monotonic() < self._outage_until:
+            self.untracked.setdefault(trial, "MLflow was unreachable")
+            return None
         try:
             return fn()
         except Exception as err:  # NOTE: a tracking outage must never fail a trial
-            _logger.warning("MLflow tracking failed while %s: %s", what, err, exc_info=True)
+            self._outage_until = time.monotonic() + OUTAGE_PAUSE_S
+            _logger.warning("MLflow tracking failed while %s (pausing tracking for %g s): %s",
+                            what, OUTAGE_PAUSE_S, str(err).splitlines()[0][:300] if str(err)
+                            else type(err).__name__)  # fmt: skip
+            if trial is not None:
+                self.untracked.setdefault(trial, f"MLflow failed while {what}")
             return None
 
     # ------------------------------------------------------------------ parent run
@@ -358,7 +376,7 @@ class MLflowTracker:
             self._params(run_id, flatten(params))
             self._queue.maybe_flush(self.client, run_id, interval=self.flush_interval)
 
-        self._safe(f"starting trial {trial.number}", go)
+        self._safe(f"starting trial {trial.number}", go, trial=trial.number)
 
     def step_reported(self, trial: optuna.Trial, step: int, metrics: Mapping[str, float]) -> None:
         """Log the metrics of one evaluation at ``step`` (batched, see ``flush_interval``)."""
@@ -369,7 +387,7 @@ class MLflowTracker:
             self._last_step[run_id] = max(int(step), self._last_step.get(run_id, 0))
             self._queue.maybe_flush(self.client, run_id, interval=self.flush_interval)
 
-        self._safe(f"logging step {step} of trial {trial.number}", go)
+        self._safe(f"logging step {step} of trial {trial.number}", go, trial=trial.number)
 
     def trial_ended(
         self, trial: optuna.Trial, metrics: Mapping[str, float], failure: str | None
@@ -385,12 +403,13 @@ class MLflowTracker:
                 self._queue.tags(run_id, {"failure": failure})
                 self._queue.flush(self.client, run_id)
 
-        self._safe(f"ending trial {trial.number}", go)
+        self._safe(f"ending trial {trial.number}", go, trial=trial.number)
 
     # Optuna callback -----------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Optuna callback: complete the trial's child run and set its status."""
-        self._safe(f"finishing trial {trial.number}", lambda: self._finish(study, trial))
+        self._safe(f"finishing trial {trial.number}", lambda: self._finish(study, trial),
+                   trial=trial.number)  # fmt: skip
 
     def _finish(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial, *, killed: str | None = None
