@@ -213,7 +213,10 @@ def test_rows_fidelity_retrains_promoted_trials_on_larger_subsamples() -> None:
 
 
 def test_cli_fidelity_rows_reaches_the_study_recipe() -> None:
+    import dataclasses
+
     from recsearch import cli
+    from recsearch.study.settings import StudySettings
     from recsearch.study.settings import make_settings
 
     args = cli.build_parser().parse_args(
@@ -221,7 +224,8 @@ def test_cli_fidelity_rows_reaches_the_study_recipe() -> None:
          "--fidelity", "rows"])
     kwargs = cli._create_kwargs(args)
     assert kwargs["recipe"] == {"fidelity": "rows"}
-    settings = make_settings(**{k: v for k, v in kwargs.items() if k != "objective"})
+    fields = {f.name for f in dataclasses.fields(StudySettings)}
+    settings = make_settings(**{k: v for k, v in kwargs.items() if k in fields})
     assert Recipe.from_dict(settings.recipe) == Recipe(fidelity="rows")
     plain = cli._create_kwargs(cli.build_parser().parse_args(
         ["create", "--dataset", "synthetic", "--space", "hpo", "--strategy", "hyperband"]))

@@ -18,9 +18,9 @@ from recsearch.objectives import Budget
 from recsearch.objectives import Recipe
 from recsearch.objectives import auc
 from recsearch.objectives import build_model
+from recsearch.objectives import evaluation as evaluation_module
 from recsearch.objectives import logloss
 from recsearch.objectives import train
-from recsearch.objectives import evaluation as evaluation_module
 from recsearch.objectives import trainer as trainer_module
 from recsearch.objectives.trainer import make_optimizer
 from recsearch.objectives.trainer import mixture_loss
@@ -221,7 +221,8 @@ def test_gradient_clipping_bounds_the_update(make_dataset, monkeypatch, clip) ->
     training = TrainingSpec(optimizer="sgd", momentum=0.0, lr=1.0, batch_size=32, grad_clip=clip)
     train(baseline("deepfm", ds.schema, training=training), ds, Budget(steps=1), measure=False)
     model, before = built[0]
-    change = torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
+    pairs = zip(model.parameters(), before, strict=True)
+    change = torch.cat([(p.detach() - b).flatten() for p, b in pairs])
     if clip:
         assert 0 < float(change.norm()) <= clip * 1.001
     else:

@@ -53,7 +53,8 @@ class StepRecord:
 def predict(
     model: CTRModel, data: Tensors, rows: int, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
-    """Float32 logits of the first ``rows`` rows of ``data``, in batches, without gradients;
+    """Float32 logits of the first ``rows`` rows of ``data``, in batches, without gradients.
+
     ``dtype``: autocast the forward pass to it (mixed precision).
     """
     outs = []

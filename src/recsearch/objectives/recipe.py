@@ -178,8 +178,10 @@ class Budget:
             )
 
     def total_rows(self, training: TrainingSpec, n_train: int) -> int:
-        """Rows the budget names, before the recipe: its epochs (else the spec's), capped by
-        ``rows`` (``steps`` caps later, once the batch size is known).
+        """Rows the budget names, before the recipe.
+
+        Its epochs (else the spec's), capped by ``rows``; ``steps`` caps later, once the batch
+        size is known.
         """
         epochs = self.epochs if self.epochs is not None else training.epochs
         total = max(1, round(epochs * n_train))

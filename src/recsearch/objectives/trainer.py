@@ -130,8 +130,9 @@ class TrainResult:
     model: CTRModel | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
-        """The final metrics under the user-attribute names of :mod:`recsearch.hooks` (the test
-        ones only when the test split was evaluated).
+        """The final metrics under the user-attribute names of :mod:`recsearch.hooks`.
+
+        The test ones only when the test split was evaluated.
         """
         out = {"valid_auc": self.valid_auc, "valid_logloss": self.valid_logloss}
         if self.tested:

@@ -30,15 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
-import numpy as np
-import optuna
-from optuna.trial import TrialState
-
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
 
 if TYPE_CHECKING:
+    import optuna
     from ConfigSpace import ConfigurationSpace
 
     from recsearch.data.schema import Dataset
@@ -182,6 +179,8 @@ def fidelity_report(
     study: optuna.Study, *, maximize: bool = True, png: str | Path | None = None
 ) -> FidelityReport:
     """Spearman, Kendall and top-3 regret of each budget of a fidelity study (see module)."""
+    import numpy as np
+    from optuna.trial import TrialState
     from scipy import stats
 
     from recsearch.study.studies import settings_of
