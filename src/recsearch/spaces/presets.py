@@ -303,8 +303,9 @@ def _with_defaults(space: ConfigurationSpace, defaults: dict[str, Any]) -> Confi
     return ConfigurationSpace.from_serialized_dict(data)
 
 
-if set(PRESETS) != set(get_args(PresetName)) or set(BASES) != set(PRESETS):  # pragma: no cover - a developer mistake
+if set(PRESETS) != set(get_args(PresetName)):  # pragma: no cover - a developer mistake
     raise RuntimeError("PRESETS and PresetName disagree")
+# NOTE: a preset without an entry in BASES fails tests/spaces/test_presets.py, not the import.
 
 
 def available() -> dict[str, str]:
@@ -388,7 +389,8 @@ def enqueue_base(study: optuna.Study, space: ConfigurationSpace) -> bool:
         >>> from recsearch.data.schema import Field, Schema
         >>> schema = Schema("y", (Field("u", "categorical", 9), Field("i", "categorical", 9)))
         >>> study = optuna.create_study(direction="maximize")
-        >>> enqueue_base(study, preset("autofis", schema)), enqueue_base(study, preset("autofis", schema))
+        >>> space = preset("autofis", schema)
+        >>> enqueue_base(study, space), enqueue_base(study, space)
         (True, False)
     """
     params = base_params(space)

@@ -145,8 +145,9 @@ def base_hook(
     space: Any,
     then: Callable[[optuna.Study], None] | None = None,
 ) -> Callable[[optuna.Study], None] | None:
-    """The ``on_create`` hook of a new search study: enqueue its base first (issue 11), then
-    call ``then``; queue-only kinds enqueue their own cells (``then`` alone).
+    """The ``on_create`` hook of a new search study: its base first (issue 11), then ``then``.
+
+    Queue-only kinds enqueue their own cells, so for them the hook is ``then`` alone.
     """
     if settings.kind != "search":
         return then
