@@ -10,20 +10,14 @@ A :class:`ModelSpec` says everything needed to build and train a model:
 - ``linear``: a first-order (logistic regression) term over the sparse fields and dense features.
 - ``interaction``: explicit feature interactions whose scalar outputs are added to the logit: a set
   of field pairs, each with its own function (AutoFIS / SIF / AutoFeature), and higher-order field
-  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup), and a FIVES graph:
-  layer-wise adjacency over the fields. With ``h^0_i = e_i`` (the field embeddings at the common
-  width), layer ``k`` gives every field ``i`` with neighbours ``N_k(i)`` the node
-  ``h^k_i = e_i * mean_{j in N_k(i)} h^{k-1}_j`` (an order-``k+1`` interaction; a field without
-  neighbours at layer ``k`` has ``h^k_i = 0``), and each such node adds ``w_ki . h^k_i`` to the
-  logit.
+  groups combined FM-style ``sum_d((sum_i e_i)^p - sum_i e_i^p)`` (AutoGroup), and a FIVES graph
+  (layer-wise adjacency over the fields; :mod:`recsearch.objectives.graph` gives the formula).
 - ``blocks``: an AutoCTR / NASRec DAG of interaction blocks. Block ``i`` reads the raw dense
   features (``dense_input``), the raw embeddings (``sparse_input``) and the outputs of earlier blocks
   listed in ``inputs``. The head reads every block output that no later block consumes. With no
   blocks, the head reads the flattened embeddings and the dense features (the DNN of DeepFM).
-- ``behaviour``: encoders of the sequence fields (AMEIR / DIN), each history summarised into one
-  more embedding (``None``: sequence fields are not read).
-- ``finetune``: AutoFT: which field embeddings and parts keep their pre-trained values when the
-  model starts from a pre-trained state (``None``: everything trains).
+- ``behaviour``: encoders of the sequence fields (AMEIR / DIN), one more embedding per history.
+- ``finetune``: AutoFT: what keeps its pre-trained values (``None``: everything trains).
 - ``head``: the MLP on top (``widths=()`` means no deep part when there are no blocks, or a single
   linear layer over the block outputs when there are), then one output unit.
 - ``loss``: non-negative weights over BCE, focal, hinge and squared error on the probability.
@@ -557,8 +551,7 @@ BASELINES: dict[str, str] = {
     "dcnv2": "DCN-V2: like DCN with matrix-valued cross layers.",
     "autoint": "AutoInt: multi-head self-attention over the embeddings, then the head.",
     "nfm": "NFM: the FM bi-interaction vector fed to an MLP.",
-    "din": "DIN-style: target attention over each behaviour history, then an MLP (needs a "
-    "sequence field).",
+    "din": "DIN-style: target attention over each history, then an MLP (needs a sequence field).",
 }
 
 
@@ -566,8 +559,7 @@ def baseline(name: str, schema: Schema | None = None, **overrides: Any) -> Model
     """A named baseline model as a spec.
 
     Args:
-        name: One of :data:`BASELINES` (``lr``, ``fm``, ``dnn``, ``deepfm``, ``dcn``, ``dcnv2``,
-            ``autoint``, ``nfm``, ``din``).
+        name: One of :data:`BASELINES`, e.g. ``deepfm`` (``-`` and ``_`` are ignored).
         schema: Accepted for symmetry with the space builders; baselines use every field of any
             schema, so it is only checked against per-field ``embedding`` overrides.
         **overrides: Top-level :class:`ModelSpec` attributes to replace (``head=...``,

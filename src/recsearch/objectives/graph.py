@@ -1,4 +1,10 @@
-"""FIVES: layer-wise graph interactions of increasing order over the stacked field embeddings."""
+"""FIVES: layer-wise graph interactions of increasing order over the stacked field embeddings.
+
+With ``h^0_i = e_i`` (the field embeddings at the common width), layer ``k`` gives every field
+``i`` with neighbours ``N_k(i)`` the node ``h^k_i = e_i * mean_{j in N_k(i)} h^{k-1}_j`` (an
+order-``k+1`` interaction; a field without neighbours at layer ``k`` has ``h^k_i = 0``), and each
+such node adds ``w_ki . h^k_i`` to the logit.
+"""
 
 from __future__ import annotations
 
