@@ -214,10 +214,12 @@ CUSTOM = [
         "(hyperparameters the space does not search come from the default base model):"
     ),
     new_code_cell(
+        "space.seed(0)\n"
         "config = space.sample_configuration()\n"
         "spec = decode(config, data.schema)\n"
         "print(spec.embedding)\n"
-        "print(spec.interaction.pairs[:3] if spec.interaction.pairs else \"no pairs\")"
+        "inter = spec.interaction  # None when every field was dropped\n"
+        "print(inter.pairs[:3] if inter is not None and inter.pairs else \"no pairs\")"
     ),
     new_markdown_cell(
         "## A custom objective metric\n\n"
