@@ -3,7 +3,7 @@
 1. **Search** the comprehensive ``aim`` space (embedding dims, pair interactions with their
    functions, MLP, optimizer) with TPE at a low budget; trial 0 is the space's base model (a
    DeepFM with an MLP of (128, 64)).
-2. **Retrain** the top-3 distinct configurations, the base and the DeepFM baseline with 3 seeds
+2. **Retrain** the top-2 distinct configurations, the base and the DeepFM baseline with 3 seeds
    each at the full budget (up to 20 epochs, early stopping on valid AUC with patience 2), and
    score them on test.
 3. **Report**: the table, the gain of the winner (chosen by retrained valid AUC) over the best
@@ -12,7 +12,7 @@
 
 Everything lives in ``demo/`` (``recsearch.db``, ``mlflow.db``, ``reports/``); running it again
 resumes (nothing is trained twice). Options (environment): ``RECSEARCH_DEMO_TRIALS`` (20),
-``RECSEARCH_DEMO_EPOCHS`` (search budget, 2), ``RECSEARCH_DEMO_TOP_K`` (3),
+``RECSEARCH_DEMO_EPOCHS`` (search budget, 2), ``RECSEARCH_DEMO_TOP_K`` (2),
 ``RECSEARCH_DEMO_SEEDS`` (3), ``RECSEARCH_DEMO_RETRAIN_EPOCHS`` (20),
 ``RECSEARCH_DEMO_PATIENCE`` (2), ``RECSEARCH_DEMO_BASELINES`` (``deepfm``),
 ``RECSEARCH_DEMO_STRATEGY`` (``tpe``), ``RECSEARCH_DEMO_DIR`` (``demo``).
@@ -62,7 +62,7 @@ def main() -> int:
             "--tracking-uri", tracking,
             "--experiment", "recsearch-demo",
             "--seed", "0",
-            "--retrain-top-k", _env("TOP_K", "3"),
+            "--retrain-top-k", _env("TOP_K", "2"),
             "--retrain-seeds", _env("SEEDS", "3"),
             "--retrain-budget-epochs", _env("RETRAIN_EPOCHS", "20"),
             "--retrain-patience", _env("PATIENCE", "2"),
