@@ -30,9 +30,7 @@ from torch import nn
 
 from recsearch.errors import SpaceError
 from recsearch.objectives.cost import static_cost
-from recsearch.objectives.model import build_model
 from recsearch.oneshot import _common as c
-from recsearch.spaces import decode
 from recsearch.spaces import pair_name
 
 if TYPE_CHECKING:
@@ -137,11 +135,9 @@ def search(request: c.Request) -> c.OneShotResult:
     grda_mu = float(options.get("grda_mu", 0.8))
     n_configs = int(options.get("n_configs", 4))
     schema = dataset.schema
-    supernet_config = c.configuration(space, {n: True for n in relaxed})
-    spec = decode(supernet_config, schema, base=base)
-    base_spec = decode(space.get_default_configuration(), schema, base=base)
-    generator = c.seeded(seed)
-    model = build_model(spec, schema)
+    spec, base_spec, generator, model = c.supernet(
+        space, {n: True for n in relaxed}, schema, base=base, seed=seed
+    )
     if model.pairs is None:
         raise SpaceError(f"{NAME}: the supernet of this space has no pair to gate.")
     order = _pair_order(spec, model)

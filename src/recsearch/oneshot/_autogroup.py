@@ -25,9 +25,7 @@ from torch import nn
 
 from recsearch.errors import SpaceError
 from recsearch.objectives.cost import static_cost
-from recsearch.objectives.model import build_model
 from recsearch.oneshot import _common as c
-from recsearch.spaces import decode
 
 NAME = "autogroup-oneshot"
 PRESETS = ("autogroup",)
@@ -79,11 +77,9 @@ def search(request: c.Request) -> c.OneShotResult:
     )
     arch_lr = float(options.get("arch_lr", 0.2))
     schema = dataset.schema
-    supernet_config = c.configuration(space, {n: True for n in relaxed})
-    spec = decode(supernet_config, schema, base=base)
-    base_spec = decode(space.get_default_configuration(), schema, base=base)
-    generator = c.seeded(seed)
-    model = build_model(spec, schema)
+    spec, base_spec, generator, model = c.supernet(
+        space, {n: True for n in relaxed}, schema, base=base, seed=seed
+    )
     emb = model.plan.embedding
     slots = sorted({(int(m[1]), int(m[2])) for n in relaxed if (m := _MEMBER.match(n))})
     names = list(emb.stacked_order)

@@ -255,6 +255,28 @@ class Clock:
         return time.perf_counter() - self.start
 
 
+class Supernet(NamedTuple):
+    """The relaxed model of a one-shot search, its spec and the space's base spec."""
+
+    spec: Any
+    base_spec: Any
+    generator: torch.Generator
+    model: Any
+
+
+def supernet(
+    space: ConfigurationSpace, values: dict[str, Any], schema: Any, *, base: Any, seed: int
+) -> Supernet:
+    """Decode ``values`` (relaxed parameters all on) and the base; seed torch; build the model."""
+    from recsearch.objectives.model import build_model
+    from recsearch.spaces import decode
+
+    spec = decode(configuration(space, values), schema, base=base)
+    base_spec = decode(space.get_default_configuration(), schema, base=base)
+    generator = seeded(seed)
+    return Supernet(spec, base_spec, generator, build_model(spec, schema))
+
+
 def seeded(seed: int) -> torch.Generator:
     """Seed torch's global state (initialisation) and return a generator for shuffling."""
     torch.manual_seed(seed)

@@ -24,12 +24,10 @@ from torch import nn
 from recsearch.errors import SpaceError
 from recsearch.objectives.cost import static_cost
 from recsearch.objectives.interactions import PairFunction
-from recsearch.objectives.model import build_model
 from recsearch.oneshot import _common as c
 from recsearch.oneshot._autofis import is_pair_boolean
 from recsearch.oneshot._autofis import pair_terms
 from recsearch.oneshot._autofis import split_sizes
-from recsearch.spaces import decode
 from recsearch.spec import InteractionSpec
 from recsearch.spec import PairInteraction
 
@@ -90,11 +88,9 @@ def search(request: c.Request) -> c.OneShotResult:
     warmup_share = float(options.get("warmup", 0.3))
     n_configs = int(options.get("n_configs", 3))
     schema = dataset.schema
-    supernet_config = c.configuration(space, {n: True for n in switches})
-    spec = decode(supernet_config, schema, base=base)
-    base_spec = decode(space.get_default_configuration(), schema, base=base)
-    generator = c.seeded(seed)
-    model = build_model(spec, schema)
+    spec, base_spec, generator, model = c.supernet(
+        space, {n: True for n in switches}, schema, base=base, seed=seed
+    )
     emb = model.plan.embedding
     names, positions = [], []
     for n in switches:
