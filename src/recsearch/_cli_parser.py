@@ -176,9 +176,7 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
                    help="training epochs per trial")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
-    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
-                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
-                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
+    _add_fidelity(p)
     p.add_argument("--cost", default=None,
                    help="a cost measure as second objective (params, embedding_bytes, flops, "
                    "latency_ms)")  # fmt: skip
@@ -193,6 +191,12 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
     p.add_argument("--no-base-first", action="store_true",
                    help="do not evaluate the space's base model (its default) as trial 0")
+
+
+def _add_fidelity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
+                   help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
+                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-epochs", type=_positive_float, default=1.0,
                    help="epochs of one full-fidelity trial")  # fmt: skip
     p.add_argument("--metric", choices=("auc", "logloss"), default="auc")
+    _add_fidelity(p)
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--out", default="reports/compare", help="report folder")
     p.add_argument("--tracking-uri", default=None,

@@ -42,6 +42,10 @@ def _tracking(value: str | None) -> str | None:
     return value
 
 
+def _recipe(args: argparse.Namespace) -> dict[str, Any] | None:
+    return {"fidelity": args.fidelity} if args.fidelity != "epochs" else None
+
+
 def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "dataset": args.dataset,
@@ -57,7 +61,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "objective": args.objective,
         "tracking_uri": _tracking(args.tracking_uri),
         "experiment": args.experiment,
-        "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
+        "recipe": _recipe(args),
         "base_first": not args.no_base_first,
     }
 
@@ -256,6 +260,7 @@ def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], wo
         name=args.name,
         device=args.device,
         base_first=not args.no_base_first,
+        recipe=_recipe(args),
     )
 
 

@@ -194,13 +194,21 @@ def test_rows_fidelity_retrains_promoted_trials_on_larger_subsamples() -> None:
     cost = [round(f * n) / n for f in recipe.rungs]  # epoch-equivalents of each rung
     states = {t.state for t in study.trials}
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    pruner = study.pruner
+    firsts = set()
     for t in study.trials:
         steps = sorted(t.intermediate_values)
-        rungs_trained = t.user_attrs["recipe.rung"] + 1
-        assert steps == [1, 3, 9][:rungs_trained], "one report per rung, in smallest-rung units"
-        assert t.user_attrs["epochs"] == pytest.approx(sum(cost[:rungs_trained]))
+        last = t.user_attrs["recipe.rung"]
+        # Hyperband's bracket s first decides at step 3**s: a trial starts on that rung's rows
+        # (the first trial, before Hyperband has brackets, trains the full data only)
+        first = 2 if t.number == 0 else pruner._get_bracket_id(study, t)
+        firsts.add(first)
+        assert steps == [1, 3, 9][first:last + 1], "one report per rung, in smallest-rung units"
+        assert t.user_attrs["epochs"] == pytest.approx(sum(cost[first:last + 1]))
         if t.state == TrialState.COMPLETE:
-            assert rungs_trained == 3
+            assert last == 2
+    assert firsts == {0, 1, 2}
+    assert study.trials[0].user_attrs["epochs"] == pytest.approx(1.0), "no rung trained for nothing"
     # without a pruner that can stop a trial the smaller rungs are skipped
     plain = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     plain.optimize(objective, n_trials=1)

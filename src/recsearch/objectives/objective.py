@@ -309,22 +309,23 @@ class CTRObjective:
         fixed = trial.user_attrs.get(USER_ATTR_FIDELITY)
         pruner = getattr(getattr(trial, "study", None), "pruner", None)
         rows = budget.recipe.fidelity == "rows" and fixed is None and self.cost is None
+        rungs: tuple[float | None, ...] = (fixed,)
+        first = 0
         if rows and not _never_prunes(pruner):
-            rungs: tuple[float | None, ...] = budget.recipe.rungs
-        else:
-            rungs = (fixed,)
+            rungs = budget.recipe.rungs
+            steps = [round(float(r) / float(rungs[0])) for r in budget.recipe.rungs]
+            first = first_rung(pruner, trial, steps)
         spent = 0.0
-        for rung, fidelity in enumerate(rungs):
-            dataset, fraction = self._subsample(fidelity)
+        for rung in range(first, len(rungs)):
+            dataset, fraction = self._subsample(rungs[rung])
             per_evaluation = len(rungs) == 1 and self.cost is None  # NOTE: no multi-obj pruning
             result = self._train(trial, state, spec, dataset, fraction, spent, per_evaluation)
             spent = state["epochs"] = spent + float(result.epochs_run) * fraction
             value = float(result.metrics()[key])
             if len(rungs) > 1:
                 trial.set_user_attr(USER_ATTR_RUNG, rung)
-                step = round(float(rungs[rung]) / float(rungs[0]))  # type: ignore[arg-type]
                 if math.isfinite(value):
-                    trial.report(value, step)
+                    trial.report(value, steps[rung])
                 if rung < len(rungs) - 1 and trial.should_prune():
                     raise optuna.TrialPruned(
                         f"pruned after rung {rung + 1} ({fraction:.3g} of the rows, "
@@ -357,10 +358,16 @@ class CTRObjective:
 
         arch = _architecture(spec)
         cached = self._latencies.get(arch) if self.latency == "cached" else None
+        budget = self._budget()
+        if fraction < 1.0:  # NOTE: a subsample costs its fraction of a trial, minimum steps too
+            low = math.ceil(budget.recipe.min_steps * fraction)
+            budget = dataclasses.replace(
+                budget, recipe=dataclasses.replace(budget.recipe, min_steps=low)
+            )
         result = train(
             spec,
             dataset,
-            self._budget(),
+            budget,
             device=self.device,
             seed=self.seed,
             report=report,
@@ -431,3 +438,33 @@ def _architecture(spec: ModelSpec) -> str:
 def _never_prunes(pruner: Any) -> bool:
     """A study whose pruner never stops a trial gains nothing from the smaller rungs."""
     return isinstance(pruner, optuna.pruners.NopPruner)
+
+
+def first_rung(pruner: Any, trial: optuna.Trial, steps: Sequence[int]) -> int:
+    """The first rung of ``steps`` (the rows fidelity's report steps) at which ``pruner`` decides.
+
+    A rung below it is trained for nothing: Hyperband's bracket ``s`` first compares trials at
+    ``min_resource * reduction_factor**s`` (bracket 0 at every rung, the last bracket never), so
+    a trial starts on the subsample of that rung. Before Hyperband knows its brackets (its
+    ``max_resource="auto"`` waits for a completed trial) a trial trains the full data only. A
+    pruner other than Optuna's Hyperband or successive halving trains every rung.
+    """
+    last = len(steps) - 1
+    pruners = optuna.pruners
+    try:
+        if isinstance(pruner, pruners.HyperbandPruner):
+            study = trial.study
+            if not pruner._pruners:
+                pruner._try_initialization(study)
+            if not pruner._pruners:
+                return last
+            pruner = pruner._pruners[pruner._get_bracket_id(study, trial)]
+        if not isinstance(pruner, pruners.SuccessiveHalvingPruner):
+            return 0
+        low = pruner._min_resource
+        if not isinstance(low, int):  # NOTE: "auto" is set by the first completed trial
+            return last
+        decide = low * pruner._reduction_factor ** pruner._min_early_stopping_rate
+    except AttributeError:  # NOTE: Optuna's private layout changed: train every rung
+        return 0
+    return next((k for k, step in enumerate(steps) if step >= decide), last)

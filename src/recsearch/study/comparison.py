@@ -345,6 +345,7 @@ def run_comparison(
     name: str | None = None,
     device: str | None = None,
     base_first: bool = True,
+    recipe: Mapping[str, Any] | None = None,
 ) -> ComparisonReport:
     """Compare search strategies at equal budget and write a report folder.
 
@@ -381,6 +382,9 @@ def run_comparison(
             joins from other machines (data set and space given by name, objective importable).
         name: The comparison's name (``None``: derived from the settings).
         device: The objectives' device (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+        recipe: The training recipe of every cell (:class:`recsearch.objectives.Recipe` fields,
+            e.g. ``{"fidelity": "rows"}``: Hyperband strategies retrain promoted trials on
+            growing subsamples; each trial's budget counts epochs times the rows fraction).
 
     Returns:
         The :class:`ComparisonReport`.
@@ -419,7 +423,7 @@ def run_comparison(
             strategy_options=dict((strategy_options or {}).get(strategy, {})), n_trials=cap,
             budget_epochs=budget_epochs_per_trial, seed=seed, metric=metric,
             objective=_ref(objective), cost=cost, kind_options={COMPARISON_OPTION: comparison},
-            budget_total=budget, tracking_uri=cell_uri, experiment=experiment,
+            budget_total=budget, tracking_uri=cell_uri, experiment=experiment, recipe=recipe,
         )  # fmt: skip
 
     jobs = [(s, k) for k in seed_list for s in names]
@@ -436,7 +440,8 @@ def run_comparison(
                   "strategies": ",".join(names), "metric": metric, "comparison": name},
             params={"budget": budget, "budget_epochs_per_trial": budget_epochs_per_trial,
                     "seeds": ",".join(map(str, seed_list)), "workers": workers,
-                    "cost": cost or "", "dataset_options": json.dumps(options, default=str)},
+                    "cost": cost or "", "dataset_options": json.dumps(options, default=str),
+                    "fidelity": (recipe or {}).get("fidelity", "epochs")},
         )  # fmt: skip
     studies = []
     for strategy, seed in jobs:
@@ -475,6 +480,7 @@ def run_comparison(
             "strategies": names, "seeds": seed_list, "budget": budget,
             "budget_epochs_per_trial": budget_epochs_per_trial, "metric": metric, "cost": cost,
             "workers": workers, "comparison": name,
+            "recipe": dict(cell(names[0], seed_list[0], name).recipe),
             "storage": _redacted(str(getattr(store, "recsearch_url", ""))),
         },
     )  # fmt: skip
