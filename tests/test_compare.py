@@ -237,3 +237,59 @@ def test_cost_searches_two_objectives_and_draws_the_front(
     costs = [t.cost for r in report.runs for t in r.trials]
     assert len(costs) == 8 and all(c is not None and c >= 1 for c in costs)
     assert {r.seed for r in report.runs} == {3}
+
+
+def test_rows_fidelity_comparison_counts_cheap_trials_at_their_fraction(
+    tmp_path: Path, tiny_data: dict[str, Any]
+) -> None:
+    import torch
+
+    from recsearch import cli
+    from recsearch.objectives import Recipe
+    from recsearch.storage import open_storage
+
+    torch.set_num_threads(1)
+    args = cli.build_parser().parse_args(
+        ["compare", "--dataset", "synthetic", "--space", "hpo", "--strategies", "random",
+         "--fidelity", "rows"])  # fmt: skip
+    assert cli._recipe(args) == {"fidelity": "rows"}
+    out = tmp_path / "report"
+    report = run_comparison(
+        dataset="synthetic", dataset_options=tiny_data, space="hpo", seeds=[0], budget=4.0,
+        strategies=["random", "hyperband"], out_dir=out, track=False, name="rows",
+        recipe={"fidelity": "rows", "min_steps": 0},
+    )  # fmt: skip
+    settings = json.loads(report.files["report"].read_text())["settings"]
+    assert Recipe.from_dict(settings["recipe"]) == Recipe(fidelity="rows", min_steps=0)
+    assert "Fidelity: rows" in report.files["table_md"].read_text()
+    store = open_storage(f"journal:{out / 'comparison.journal'}")
+    hb = optuna.load_study(study_name="rows.hyperband.s0", storage=store).trials
+    plain = optuna.load_study(study_name="rows.random.s0", storage=store).trials
+    assert all("recipe.rung" not in t.user_attrs for t in plain), "no pruner: no subsample"
+    rungs = [t for t in hb if "recipe.rung" in t.user_attrs]
+    assert rungs and all(set(t.intermediate_values) <= {1, 3, 9} for t in rungs)
+    assert any(min(t.intermediate_values) < 9 for t in rungs), "some trial ran on a subsample"
+    for run in report.runs:  # each stops once it spent the budget, counted in epoch-equivalents
+        spent, _ = run.anytime(maximize=True)
+        assert spent[-1] >= 4.0 - 1e-9 and (len(spent) == 1 or spent[-2] < 4.0 - 1e-9)
+    table = report.table.set_index("strategy")
+    assert table.loc["random", "reach_reference"] <= spent.max()
+    assert math.isfinite(table.loc["hyperband", "at_budget_median"])
+    grid = report.curves()["hyperband"][0]
+    assert grid[-1] == pytest.approx(4.0), "the anytime curve is over epoch-equivalents"
+
+
+def test_at_budget_and_budget_to_reach_the_reference() -> None:
+    runs = [
+        _run("random", 0, [0.6, 0.7, 0.65]),  # final 0.7, reached at 2.0
+        _run("fast", 0, [0.7, 0.5, 0.9], epochs=0.5),  # reaches 0.7 at 0.5; 0.9 ends at 1.5
+        _run("slow", 0, [0.6, 0.69]),  # never reaches 0.7
+    ]
+    table, _ = summarize(runs, strategies=["random", "fast", "slow"], budget=1.0, maximize=True)
+    by = table.set_index("strategy")
+    assert by.loc["random", "reach_reference"] == pytest.approx(2.0)
+    assert by.loc["fast", "reach_reference"] == pytest.approx(0.5)
+    assert by.loc["slow", "reach_reference"] == math.inf
+    assert by.loc["fast", "at_budget_median"] == pytest.approx(0.7)  # 0.9 finished past 1.0
+    assert by.loc["fast", "final_median"] == pytest.approx(0.9)
+    assert runs[1].best_at(0.2, maximize=True) != runs[1].best_at(0.2, maximize=True)  # nan

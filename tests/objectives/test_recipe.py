@@ -238,3 +238,45 @@ def test_cli_fidelity_rows_reaches_the_study_recipe() -> None:
     plain = cli._create_kwargs(cli.build_parser().parse_args(
         ["create", "--dataset", "synthetic", "--space", "hpo", "--strategy", "hyperband"]))
     assert plain["recipe"] is None
+
+
+def test_a_subsample_costs_its_fraction_of_a_trial_minimum_steps_included() -> None:
+    # 960 training rows: a full trial is stretched to 100 steps of 32 rows (3.3 epochs); a
+    # ninth of the rows must not be stretched to the same 100 steps (which would cost as much)
+    ds = synthetic(1200, n_categorical=4, max_vocab=20, seed=3)
+    objective = CTRObjective(ds, compose(train=training(optimizers=("adam",))), budget=1.0,
+                             device="cpu", base=DEEPFM_BASE.replace(head=HeadSpec(widths=(8,))))
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    study.enqueue_trial({}, user_attrs={"fidelity": 1 / 9}, skip_if_exists=False)
+    study.optimize(objective, n_trials=2)
+    low, full = (t.user_attrs["epochs"] for t in study.trials)
+    assert full > 3.0, "the recipe stretches a full trial to its minimum steps"
+    assert 0 < low < 1.5 * full / 9, "not stretched to the full minimum of 100 steps"
+
+
+@pytest.mark.parametrize("halving", ["successive", "hyperband"])
+def test_rows_fidelity_prunes_hyperband_strategies_by_successive_halving(halving) -> None:
+    from recsearch.study.components import build_strategy
+    from recsearch.study.settings import make_settings
+
+    space = compose(train=training(optimizers=("adam",)))
+
+    def pruner(strategy: str, recipe: dict | None) -> optuna.pruners.BasePruner:
+        settings = make_settings(dataset="synthetic", space="hpo", strategy=strategy,
+                                 n_trials=5, recipe=recipe)  # fmt: skip
+        return build_strategy(settings, space, seed=0).pruner
+
+    rows = {"fidelity": "rows", "halving": halving}
+    expected = {"successive": optuna.pruners.SuccessiveHalvingPruner,
+                "hyperband": optuna.pruners.HyperbandPruner}[halving]  # fmt: skip
+    for name in ("hyperband", "bohb"):
+        assert type(pruner(name, rows)) is expected
+        assert type(pruner(name, None)) is optuna.pruners.HyperbandPruner, "epochs: unchanged"
+    assert type(pruner("random", rows)) is optuna.pruners.NopPruner
+    # successive halving decides from the smallest rung on: no trial skips it
+    sha = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    from recsearch.objectives.objective import first_rung
+
+    assert first_rung(sha, None, [1, 3, 9]) == 0
+    with pytest.raises(InvalidParameterError, match="'halving'"):
+        Recipe(halving="asha")  # type: ignore[arg-type]

@@ -25,8 +25,18 @@ a plan that trains properly at every data size:
   After each rung the trial reports its validation metric at step ``rungs[k] / rungs[0]``
   (1, 3, 9: the resource in units of the smallest rung); a Hyperband pruner (Optuna's defaults:
   ``min_resource=1``, ``max_resource="auto"``, ``reduction_factor=3``) stops it there or promotes
-  it to the next, larger subsample. Its cost, in epoch-equivalents of the full data, is the sum
-  over the rungs it trained of epochs times the rung's fraction.
+  it to the next, larger subsample. A trial starts on the first rung at which its Hyperband
+  bracket decides (bracket ``s`` at step ``3**s``; the last bracket trains the full data only,
+  as does every trial before Hyperband has its brackets), so no rung is trained for nothing.
+  On a subsample the minimum steps scale with its fraction (a ninth of the rows never costs a
+  whole trial's 100 steps). Its cost, in epoch-equivalents of the full data, is the sum over
+  the rungs it trained of epochs times the rung's fraction. A promoted trial is retrained, not
+  continued, so it costs ``1 + 1/3 + 1/9`` of a full trial, and Hyperband's hedging brackets
+  (which start trials on 1/3 or on all the rows) cost more than they save at the budgets of a
+  search: a study's Hyperband strategy (``hyperband``, ``bohb``, ``smac-hb``) prunes by
+  successive halving from the smallest rung (:attr:`Recipe.halving` ``"successive"``: Optuna's
+  ``SuccessiveHalvingPruner`` with the strategy's ``min_resource`` and ``reduction_factor``);
+  ``"hyperband"`` keeps its brackets.
 
 The resolved recipe (:meth:`Recipe.to_dict`) belongs to a study's identity: a resumed study
 never mixes recipes.
@@ -85,6 +95,9 @@ class Recipe:
         min_batch: Smallest batch the minimum-steps rule shrinks to.
         fidelity: The multi-fidelity resource: ``epochs`` or ``rows`` (module docstring).
         rungs: Training-row fractions of the ``rows`` fidelity, increasing, the last 1.
+        halving: How a study prunes on the ``rows`` fidelity (module docstring):
+            ``successive`` replaces a Hyperband strategy's pruner by successive halving from
+            the smallest rung; ``hyperband`` keeps its brackets.
 
     Example:
         >>> Recipe().to_dict() == Recipe.from_dict(Recipe().to_dict()).to_dict()
@@ -95,15 +108,18 @@ class Recipe:
     min_batch: int = 32
     fidelity: Literal["epochs", "rows"] = "epochs"
     rungs: tuple[float, ...] = (1 / 9, 1 / 3, 1.0)
+    halving: Literal["successive", "hyperband"] = "successive"
 
     def __post_init__(self) -> None:
         _check_count("Recipe", "min_steps", self.min_steps, 0)
         _check_count("Recipe", "min_batch", self.min_batch, 1)
-        if self.fidelity not in ("epochs", "rows"):
-            raise InvalidParameterError(
-                "The 'fidelity' parameter of Recipe must be a str among ('epochs', 'rows'). "
-                f"Got {self.fidelity!r} instead."
-            )
+        for name, allowed in (("fidelity", ("epochs", "rows")),
+                              ("halving", ("successive", "hyperband"))):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of Recipe must be a str among {allowed}. "
+                    f"Got {getattr(self, name)!r} instead."
+                )
         rungs = tuple(float(r) for r in self.rungs)
         ordered = all(a < b for a, b in zip(rungs, rungs[1:], strict=False))
         if not rungs or not ordered or rungs[0] <= 0 or rungs[-1] != 1.0:

@@ -94,6 +94,28 @@ class CellResult:
         _, best = self.anytime(maximize=maximize)
         return float(best[-1]) if len(best) else math.nan
 
+    def best_at(self, budget: float, *, maximize: bool) -> float:
+        """Best completed value among the trials finished within ``budget`` (nan before any)."""
+        spent, best = self.anytime(maximize=maximize)
+        idx = int(np.searchsorted(spent, budget + 1e-9, side="right")) - 1
+        return float(best[idx]) if idx >= 0 else math.nan
+
+    def budget_to_reach(self, target: float, *, maximize: bool) -> float:
+        """Budget spent when the best so far first reached ``target`` (inf: never; nan: no target).
+
+        Example:
+            >>> run = CellResult("x", 0, (TrialRecord(0, "COMPLETE", 0.6, 0.5),
+            ...                           TrialRecord(1, "COMPLETE", 0.7, 1.0)), 0.0)
+            >>> run.budget_to_reach(0.65, maximize=True), run.budget_to_reach(0.9, maximize=True)
+            (1.5, inf)
+        """
+        if not math.isfinite(target):
+            return math.nan
+        spent, best = self.anytime(maximize=maximize)
+        with np.errstate(invalid="ignore"):
+            hit = best >= target - 1e-12 if maximize else best <= target + 1e-12
+        return float(spent[np.argmax(hit)]) if hit.any() else math.inf
+
 
 def anytime_curves(
     runs: Sequence[CellResult], *, budget: float, maximize: bool, points: int = GRID_POINTS
@@ -144,9 +166,12 @@ def summarize(
     """The results table and the Wilcoxon tests against ``reference``.
 
     Table columns: ``strategy``, ``runs``, ``trials_mean``, ``final_median``, ``final_q25``,
-    ``final_q75``, ``final_mean``, ``final_std``, ``area`` (mean best-so-far over the budget
-    grid, the worst value seen before a run's first completed trial), ``mean_rank`` (1 = best,
-    per seed, ties averaged), ``wilcoxon_p``.
+    ``final_q75``, ``final_mean``, ``final_std``, ``at_budget_median`` (the best among the
+    trials finished within ``budget``: a run's last trial may end past it), ``area`` (mean
+    best-so-far over the budget grid, the worst value seen before a run's first completed
+    trial), ``reach_reference`` (median over seeds of the budget at which the run's best so far
+    first reached the same seed's ``reference`` final best; inf when it never did),
+    ``mean_rank`` (1 = best, per seed, ties averaged), ``wilcoxon_p``.
     """
     import pandas as pd
     from scipy.stats import rankdata
@@ -225,6 +250,13 @@ def summarize(
         its = [r for r in runs if r.strategy == s]
         vals = np.array([finals[s][r.seed] for r in its], dtype=float)
         ok = vals[np.isfinite(vals)]
+        at_budget = np.array([r.best_at(budget, maximize=maximize) for r in its], dtype=float)
+        at_budget = at_budget[np.isfinite(at_budget)]
+        reach = np.array([
+            r.budget_to_reach(finals.get(reference, {}).get(r.seed, math.nan), maximize=maximize)
+            for r in its
+        ], dtype=float)  # fmt: skip
+        reach = reach[~np.isnan(reach)]
         rows.append(
             {
                 "strategy": s,
@@ -235,11 +267,13 @@ def summarize(
                 "final_q75": float(np.percentile(ok, 75)) if len(ok) else math.nan,
                 "final_mean": float(np.mean(ok)) if len(ok) else math.nan,
                 "final_std": float(np.std(ok)) if len(ok) else math.nan,
+                "at_budget_median": float(np.median(at_budget)) if len(at_budget) else math.nan,
                 "area": float(
                     np.mean([_area(r, budget=budget, maximize=maximize, fill=fill) for r in its])
                 )
                 if its
                 else math.nan,
+                "reach_reference": float(np.median(reach)) if len(reach) else math.nan,
                 "mean_rank": float(np.mean(ranks[s])) if ranks[s] else math.nan,
                 "wilcoxon_p": p_by.get(s, math.nan),
             }

@@ -158,6 +158,20 @@ def plot_front(
     fig.savefig(os.fspath(path), dpi=100)
     return True
 
+def _fidelity_lines(settings: Mapping[str, Any] | None) -> list[str]:
+    recipe = (settings or {}).get("recipe") or {}
+    if recipe.get("fidelity") != "rows":
+        return []
+    rungs = ", ".join(f"{float(r):.3g}" for r in recipe.get("rungs", ()))
+    return [
+        f"Fidelity: rows. A pruning strategy retrains a promoted trial on nested seeded "
+        f"subsamples of the training rows ({rungs}); a trial counts its epochs times each "
+        "subsample's fraction. `reach_reference`: the budget at which a run's best first "
+        f"reached the same seed's `{REFERENCE}` final best.",
+        "",
+    ]
+
+
 def write_report(
     runs: Sequence[CellResult],
     *,
@@ -193,6 +207,7 @@ def write_report(
         f"Budget per run: {budget:g} epoch-equivalents; seeds: "
         f"{len({r.seed for r in runs})}.",
         "",
+        *_fidelity_lines(settings),
         *(
             [
                 f"One-shot strategies ({', '.join(one_shot)}): the first trial of each run is "

@@ -171,7 +171,23 @@ def build_strategy(settings: StudySettings, space: ConfigurationSpace, *, seed: 
         return Strategy(made, optuna.pruners.NopPruner(), {"name": settings.strategy})
     # NOTE: a custom strategy callable may return any object with a sampler (pruner, meta optional)
     pruner = getattr(made, "pruner", None) or optuna.pruners.NopPruner()
-    return Strategy(made.sampler, pruner, dict(getattr(made, "meta", None) or {}))
+    meta = dict(getattr(made, "meta", None) or {})
+    halving = _rows_halving(settings, pruner)
+    if halving is not None:
+        pruner, meta = halving, {**meta, "pruner": type(halving).__name__}
+    return Strategy(made.sampler, pruner, meta)
+
+
+def _rows_halving(settings: StudySettings, pruner: Any) -> optuna.pruners.BasePruner | None:
+    """Successive halving for a Hyperband pruner on the rows fidelity (``Recipe.halving``)."""
+    recipe = settings.recipe or {}
+    if recipe.get("fidelity") != "rows" or recipe.get("halving", "successive") != "successive":
+        return None
+    if not isinstance(pruner, optuna.pruners.HyperbandPruner):
+        return None
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=pruner._min_resource, reduction_factor=pruner._reduction_factor
+    )
 
 
 def build_objective(
