@@ -280,3 +280,10 @@ def test_rows_fidelity_prunes_hyperband_strategies_by_successive_halving(halving
     assert first_rung(sha, None, [1, 3, 9]) == 0
     with pytest.raises(InvalidParameterError, match="'halving'"):
         Recipe(halving="asha")  # type: ignore[arg-type]
+
+
+def test_halving_is_part_of_the_identity_of_rows_studies_only() -> None:
+    assert "halving" not in Recipe().to_dict(), "epochs studies keep the identity they had"
+    rows = Recipe(fidelity="rows", halving="hyperband")
+    assert Recipe.from_dict(rows.to_dict()) == rows
+    assert Recipe.from_dict({"fidelity": "rows"}).halving == "successive"

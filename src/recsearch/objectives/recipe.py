@@ -130,9 +130,11 @@ class Recipe:
         object.__setattr__(self, "rungs", rungs)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (with the learning-rate rule's constants)."""
+        """A JSON-serialisable dict (the learning-rate rule's constants; halving on rows only)."""
         out: dict[str, Any] = dataclasses.asdict(self)
         out["rungs"] = list(self.rungs)
+        if self.fidelity != "rows":
+            del out["halving"]  # NOTE: moot on epochs; epochs studies keep their identity
         out["lr_rule"] = {"base": dict(BASE_LR), "reference_rows": REFERENCE_ROWS,
                           "max_factor": MAX_LR_FACTOR}
         return out
