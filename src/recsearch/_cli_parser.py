@@ -196,7 +196,8 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
 def _add_fidelity(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fidelity", choices=("epochs", "rows"), default="epochs",
                    help="hyperband/bohb/smac-hb resource: evaluations of one training (epochs) "
-                   "or retraining on growing seeded subsamples, 1/9, 1/3, all (rows)")
+                   "or successive halving that retrains on seeded subsamples, 1/9, 1/3, all "
+                   "(rows)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -383,8 +383,9 @@ def run_comparison(
         name: The comparison's name (``None``: derived from the settings).
         device: The objectives' device (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
         recipe: The training recipe of every cell (:class:`recsearch.objectives.Recipe` fields,
-            e.g. ``{"fidelity": "rows"}``: Hyperband strategies retrain promoted trials on
-            growing subsamples; each trial's budget counts epochs times the rows fraction).
+            e.g. ``{"fidelity": "rows"}``: Hyperband strategies prune by successive halving
+            and retrain promoted trials on growing subsamples; a trial counts its epochs times
+            each subsample's fraction).
 
     Returns:
         The :class:`ComparisonReport`.
