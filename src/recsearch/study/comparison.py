@@ -508,6 +508,18 @@ def _start_comparison_run(
     try:
         tracker = MLflowTracker(tracking_uri, experiment=experiment)
         client = tracker.client
+        # NOTE: a rerun resumes the comparison, so it resumes its MLflow run too (one run per
+        # comparison name in the experiment, as the cells' studies are one per name).
+        name = str(tags["comparison"]).replace("'", "\\'")
+        found = client.search_runs(
+            [tracker.experiment_id],
+            filter_string=f"tags.comparison = '{name}' and tags.`recsearch.role` = 'comparison'",
+            max_results=1,
+        )
+        if found:
+            run_id = found[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+            return client, str(run_id)
         run = client.create_run(
             tracker.experiment_id,
             run_name=f"compare-{tags['space']}-{time.strftime('%Y%m%d-%H%M%S')}",
