@@ -37,6 +37,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from recsearch._internals import storage_of
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -373,7 +374,7 @@ def retrain(
     )  # fmt: skip
     if result.interrupted is not None:
         raise Interrupted(result.interrupted)
-    rstudy = optuna.load_study(study_name=name, storage=rstudy._storage)
+    rstudy = optuna.load_study(study_name=name, storage=storage_of(rstudy))
     outcomes = _outcomes(rstudy, cells)
     missing = len(cells) - len(outcomes)
     if missing:
