@@ -89,3 +89,24 @@ def test_the_mixed_cell_runs_every_type_on_the_embedding_view() -> None:
     assert out.shape == (6, 7 * 5 * 8)
     out.sum().backward()
     assert all(p.grad is not None for p in cell.arch_parameters())
+
+
+def test_a_space_with_pair_functions_and_blocks_relaxes_both_in_one_supernet() -> None:
+    from recsearch.spaces.builders import blocks as blocks_space
+    from recsearch.spaces.builders import compose
+    from recsearch.spaces.builders import interaction_functions
+
+    ds = _data(numeric=0)
+    space = compose(
+        inter=interaction_functions(ds.schema, functions=("inner", "hadamard")),
+        block=blocks_space(ds.schema, n_blocks=2, types=("skip", "fm", "mlp")),
+    )
+    result = oneshot.search(space, ds, method="darts", budget=0.3, device="cpu", seed=0)
+    settings = {n for n in space if n.rsplit(".", 1)[1] in ("dim", "depth", "units")}
+    assert settings and set(result.held) == settings  # pairs, functions, types, inputs relaxed
+    assert set(result.info) >= {"selected", "functions", "blocks", "inputs"}
+    for config in result.configurations:
+        config.check_valid_configuration()
+        spec = decode(config, ds.schema)
+        assert spec.interaction is not None and spec.blocks
+        build_model(spec, ds.schema)

@@ -173,10 +173,7 @@ class MixedCell(nn.Module):
         outs: list[torch.Tensor] = []
         for k, ops in enumerate(self.ops):
             w = torch.softmax(self.alpha[k], 0)
-            x = sum(
-                w[s] * found.get(src, stacked.new_zeros(shape))
-                for s, src in enumerate(self.sources[k])
-            )
+            x = sum(w[s] * found[src] for s, src in enumerate(self.sources[k]) if src in found)
             v = torch.softmax(self.beta[k], 0)
             y = sum(v[t] * op(x) for t, op in enumerate(ops))
             found[f"b{k}"] = y  # type: ignore[assignment]
