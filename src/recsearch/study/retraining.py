@@ -227,6 +227,12 @@ def select_candidates(
                   t.number)
         for i, (t, spec) in enumerate(found[:top_k])
     ]  # fmt: skip
+    from recsearch.oneshot.study import provenance
+
+    for c, (t, _) in zip(cands, found, strict=False):
+        where = provenance(study, t)
+        if where:
+            notes.append(f"{c.name} (search trial {t.number}) is {where}")
     base_params: dict[str, Any] | None = None
     if base:
         default = space.get_default_configuration()
