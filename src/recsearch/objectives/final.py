@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import Literal
 
 from recsearch.errors import InvalidParameterError
@@ -20,6 +21,8 @@ from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
@@ -76,6 +79,7 @@ def train_final(
     patience: int = DEFAULT_PATIENCE,
     device: str = "auto",
     keep_model: bool = False,
+    pretrained: Mapping[str, Any] | None = None,
 ) -> FinalResult:
     """Train ``spec`` with ``seed`` for up to ``budget_epochs``, early-stopped on validation.
 
@@ -89,6 +93,8 @@ def train_final(
         patience: Evaluations (once per epoch) without improvement before stopping.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         keep_model: Return the trained model (to deploy it).
+        pretrained: The source state a fine-tuning spec (``spec.finetune``) starts from; a spec
+            without ``finetune`` ignores it and trains from scratch.
 
     Returns:
         Valid and test metrics at the best validation evaluation, costs and epochs.
@@ -114,6 +120,7 @@ def train_final(
         keep_model=keep_model,
         monitor=metric,
         evaluate_test=True,
+        pretrained=pretrained if spec.finetune is not None else None,
     )
     return FinalResult(result, recipe_words(budget_epochs, metric, patience))
 
