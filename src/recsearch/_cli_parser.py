@@ -61,7 +61,8 @@ example (top-5 of a search, 3 seeds, 20 epochs, beside DeepFM and DCN-V2, test A
 """
 
 _PRETRAIN_EXAMPLE = """\
-example (AutoFT: pre-train on the source domain, search what to fine-tune on the target):
+example:
+  # AutoFT: pre-train on the source domain, then search what to fine-tune on the target
   recsearch pretrain --dataset movielens-100k --dataset-option domain=source --out source.pt
   recsearch run --dataset movielens-100k --dataset-option domain=target --space autoft \\
       --strategy tpe --trials 30 --budget-epochs 3 --pretrained source.pt --retrain-top-k 1

@@ -101,8 +101,9 @@ def print_summary(result: Any, storage_url: str) -> None:
     if result.settings.tracking_uri:
         print(f"runs: mlflow ui --backend-store-uri {redact(result.settings.tracking_uri)}")
         print_untracked(study)
+    source = " --pretrained SOURCE_MODEL" if getattr(result.settings, "pretrained", "") else ""
     print(f"more workers: recsearch worker --study {study.study_name} --storage "
-          f"{shown_storage(storage_url)}")
+          f"{shown_storage(storage_url)}{source}")
 
 
 def print_untracked(study: Any) -> None:

@@ -135,8 +135,9 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
+    source = f" --pretrained {args.pretrained}" if args.pretrained else ""
     print(f"start workers: recsearch worker --study {study.study_name} --storage "
-          f"{_shown_storage(url)}")
+          f"{_shown_storage(url)}{source}")
     return 0
 
 
