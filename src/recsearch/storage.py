@@ -44,18 +44,18 @@ from recsearch._internals import storage_of
 from recsearch._internals import study_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
+from recsearch.failures import FAILURE_SURPLUS
+from recsearch.failures import FAILURE_WORKER_DIED
+from recsearch.failures import USER_ATTR_FAILURE_KIND
+from recsearch.failures import failure_kind
+from recsearch.failures import first_line as _first_line
+from recsearch.failures import record_failure
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.redact import STORAGE_ENV
 from recsearch.redact import redact as _redact
 from recsearch.redact import redact_text
 from recsearch.redact import remember
 from recsearch.redact import usable_url
-from recsearch.study.failures import FAILURE_SURPLUS
-from recsearch.study.failures import FAILURE_WORKER_DIED
-from recsearch.study.failures import USER_ATTR_FAILURE_KIND
-from recsearch.study.failures import failure_kind
-from recsearch.study.failures import first_line as _first_line
-from recsearch.study.failures import record_failure
 
 __all__ = [
     "DEFAULT_JOURNAL",

@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from recsearch.errors import InvalidParameterError
+from recsearch.failures import failure_kind
 from recsearch.hooks import COST_PREFIX
+from recsearch.redact import redact_options
 from recsearch.report.stats import CellResult
 from recsearch.report.stats import TrialRecord
 from recsearch.report.writer import ComparisonReport
 from recsearch.report.writer import write_report
 from recsearch.study.components import Overrides
-from recsearch.study.failures import failure_kind
 from recsearch.study.settings import METRICS
 from recsearch.study.settings import MetricName
 from recsearch.study.settings import StudySettings
@@ -455,7 +456,8 @@ def run_comparison(
                   "strategies": ",".join(names), "metric": metric, "comparison": name},
             params={"budget": budget, "budget_epochs_per_trial": budget_epochs_per_trial,
                     "seeds": ",".join(map(str, seed_list)), "workers": workers,
-                    "cost": cost or "", "dataset_options": json.dumps(options, default=str)},
+                    "cost": cost or "",
+                    "dataset_options": json.dumps(redact_options(options), default=str)},
         )  # fmt: skip
     studies = []
     for strategy, seed in jobs:
@@ -526,6 +528,18 @@ def _start_comparison_run(
     try:
         tracker = MLflowTracker(tracking_uri, experiment=experiment)
         client = tracker.client
+        # NOTE: a rerun resumes the comparison, so it resumes its MLflow run too (one run per
+        # comparison name in the experiment, as the cells' studies are one per name).
+        name = str(tags["comparison"]).replace("'", "\\'")
+        found = client.search_runs(
+            [tracker.experiment_id],
+            filter_string=f"tags.comparison = '{name}' and tags.`recsearch.role` = 'comparison'",
+            max_results=1,
+        )
+        if found:
+            run_id = found[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+            return client, str(run_id)
         run = client.create_run(
             tracker.experiment_id,
             run_name=f"compare-{tags['space']}-{time.strftime('%Y%m%d-%H%M%S')}",

@@ -27,6 +27,8 @@ from typing import Any
 import optuna
 
 from recsearch.errors import InvalidParameterError
+from recsearch.redact import usable_options
+from recsearch.redact import usable_url
 from recsearch.study.callables import check_allowed
 from recsearch.study.settings import StudySettings
 from recsearch.study.settings import is_ref
@@ -130,11 +132,12 @@ def _resolve(ref: str, what: str) -> Any:
 
 def load_dataset(settings: StudySettings) -> Dataset:
     """The data set named by the settings."""
+    options = usable_options(settings.dataset_options)
     if is_ref(settings.dataset):
-        return _resolve(settings.dataset, "dataset")(**dict(settings.dataset_options))  # type: ignore[no-any-return]
+        return _resolve(settings.dataset, "dataset")(**options)  # type: ignore[no-any-return]
     from recsearch import data
 
-    return data.load(settings.dataset, **dict(settings.dataset_options))
+    return data.load(usable_url(settings.dataset, env="RECSEARCH_DATASET") or "", **options)
 
 
 def build_space(settings: StudySettings, schema: Schema) -> ConfigurationSpace:

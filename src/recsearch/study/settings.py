@@ -22,6 +22,7 @@ from typing import get_args
 
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import RecsearchError
+from recsearch.redact import redact_options
 from recsearch.redact import remember
 
 if TYPE_CHECKING:
@@ -305,6 +306,9 @@ def make_settings(**fields: Any) -> StudySettings:
         values["dataset"] = str(Path(dataset).resolve())  # a file: workers elsewhere need it
     for key in ("dataset_options", "strategy_options", "kind_options"):
         values[key] = json.loads(json.dumps(dict(values.get(key) or {}), default=str))
+    # NOTE: settings are stored: secrets in loader options or a dataset URL never are.
+    values["dataset_options"] = redact_options(values["dataset_options"])
+    values["dataset"] = remember(values["dataset"])
     values.update(
         n_trials=int(n_trials),
         budget_epochs=float(budget_epochs),

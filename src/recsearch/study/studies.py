@@ -21,12 +21,12 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from recsearch.errors import StorageError
+from recsearch.failures import NOT_COUNTED
+from recsearch.failures import failure_kind
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.study.components import Components
 from recsearch.study.components import Overrides
 from recsearch.study.components import resolve
-from recsearch.study.failures import NOT_COUNTED
-from recsearch.study.failures import failure_kind
 from recsearch.study.settings import STUDY_ATTR
 from recsearch.study.settings import StudyKind
 from recsearch.study.settings import StudyMismatchError
