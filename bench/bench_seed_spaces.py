@@ -6,7 +6,9 @@ same budget and seeds as a short TPE search; the search's best (by validation AU
 retrained with the same seeds and reported on the test split.
 
 ``--pep``: PEP's AUC against sparsity on MovieLens-100K: DeepFM with per-field thresholds at
-each initial value, the share of embedding entries left non-zero after training beside the AUC.
+each initial value, the share of embedding entries left non-zero after training beside the AUC,
+and the AUC of the same model retrained from its initial weights with the found mask (PEP's
+lottery-ticket step, ``recsearch.objectives.pep.retrain_with_mask``).
 
 ``--sequence``: MovieLens-100K with each user's history (temporal split): DeepFM (no history),
 the DIN-style baseline, and the ``ameir`` space's best after a short TPE search, retrained.
@@ -104,25 +106,32 @@ def _numeric_bench(args: argparse.Namespace) -> None:
 
 def _pep_bench(args: argparse.Namespace) -> None:
     from recsearch.data import movielens_100k
-    from recsearch.spaces.more_builders import PEP_INITS
+    from recsearch.objectives.pep import retrain_with_mask
     from recsearch.spec import EmbeddingSpec
     from recsearch.spec import PruneSpec
 
     data = movielens_100k(download=False)
     budget = Budget(epochs=args.epochs, eval_every=0.5)
     base = DEEPFM_BASE.replace(training=TRAINING)
-    for init in (None, *PEP_INITS, -3.0):
-        prune = None if init is None else PruneSpec("field", init=init)
-        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, prune=prune))
-        out = [train(spec, data, budget, device="cpu", seed=s, measure=False)
-               for s in range(args.seeds)]
-        total = sum(data.schema[f].vocab_size for f in data.schema.sparse_names) * 16
-        nonzero = statistics.mean(r.cost.embedding_nonzero for r in out)
+    dense = base.replace(embedding=EmbeddingSpec(default_dim=16))
+    out = [train(dense, data, budget, device="cpu", seed=s, measure=False, evaluate_test=True)
+           for s in range(args.seeds)]
+    print(json.dumps({"pep_init": None, "nonzero_share": 1.0,
+                      "test_auc": round(statistics.mean(r.test_auc for r in out), 4)}))
+    for init in (float(x) for x in args.pep_inits.split(",")):
+        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, prune=PruneSpec("field",
+                                                                                   init=init)))
+        found = [retrain_with_mask(spec, data, budget, seed=s, device="cpu", measure=False,
+                                   evaluate_test=True) for s in range(args.seeds)]  # fmt: skip
         print(json.dumps({
-            "pep_init": init, "test_auc": round(statistics.mean(r.test_auc for r in out), 4),
-            "valid_auc": round(statistics.mean(r.valid_auc for r in out), 4),
-            "nonzero_share": round(nonzero / total, 4), "nonzero": nonzero,
-        }))
+            "pep_init": init, "nonzero_share": round(statistics.mean(f.kept / f.total
+                                                                     for f in found), 4),
+            "test_auc_pep": round(statistics.mean(f.pruned.test_auc for f in found), 4),
+            "test_auc_mask_retrained": round(statistics.mean(f.retrained.test_auc
+                                                             for f in found), 4),
+            "paired_retrained_minus_pep": [round(f.retrained.test_auc - f.pruned.test_auc, 4)
+                                           for f in found],
+        }))  # fmt: skip
 
 
 def _sequence_bench(args: argparse.Namespace) -> None:
@@ -217,6 +226,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--numeric", action="store_true")
     parser.add_argument("--pep", action="store_true")
+    parser.add_argument("--pep-inits", default="-6,-5,-4.5,-4",
+                        help="pep: initial thresholds (each trained, then with its mask)")
     parser.add_argument("--sequence", action="store_true")
     parser.add_argument("--history", type=int, default=10)
     parser.add_argument("--autoft", action="store_true")

@@ -15,6 +15,7 @@ from _scale_support import mlflow_template  # noqa: F401 - fixture
 from recsearch import cli
 from recsearch.data import load
 from recsearch.errors import InvalidParameterError
+from recsearch.spec import ModelSpec
 from recsearch.study.pretrained import fingerprint
 from recsearch.study.pretrained import load as load_source
 from recsearch.study.settings import STUDY_ATTR
@@ -166,23 +167,32 @@ def test_retrain_starts_the_found_models_from_the_source(
     assert all(np.isfinite(r.mean["test_auc"]) for r in report.rows)
 
 
-def test_mlflow_uri_reads_only_the_weights(tmp_path: Path, mlflow_template: Path) -> None:
+def test_a_registered_model_uri_loads_its_weights_only(
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
+) -> None:
     import mlflow
 
-    state = {"w": torch.arange(6.0).reshape(2, 3)}
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    torch.save(state, folder / "weights.pt")
+    from _retrain_support import clicks_dataset
+    from recsearch.objectives.deploy import log_model
+    from recsearch.objectives.deploy import register
+    from recsearch.study.pretrained import pretrain
+
+    ds = clicks_dataset(600)
+    saved, final = pretrain(ds, tmp_path / "clicks.pt", budget_epochs=1, device="cpu")
+    spec = ModelSpec.from_dict(json.loads((tmp_path / "clicks.pt.schema.json").read_text())["spec"])
     mlflow.set_tracking_uri(mlflow_store(mlflow_template, tmp_path))
-    with mlflow.start_run() as run:
-        mlflow.log_artifact(str(folder / "weights.pt"), artifact_path="model/artifacts")
-    loaded = load_source(f"runs:/{run.info.run_id}/model")
-    assert loaded.fingerprint == fingerprint(state)
-    assert torch.equal(loaded.state["w"], state["w"])
-    with pytest.raises(InvalidParameterError, match="not a recsearch model"):
-        with mlflow.start_run() as other:
-            mlflow.log_text("x", "model/MLmodel")
-        load_source(f"runs:/{other.info.run_id}/model")
+    try:
+        with mlflow.start_run() as run:
+            info = log_model(final.result.model, spec, ds)
+            mlflow.log_text("x", "other/MLmodel")
+        uri = register(info.model_uri, "source-ctr").uri
+        loaded = load_source(uri)
+        assert loaded.fingerprint == saved.fingerprint  # the weights.pt artifact, nothing else
+        assert loaded.schema["fields"][0][0] == "user"  # from the model's schema.json
+        with pytest.raises(InvalidParameterError, match="not a recsearch model"):
+            load_source(f"runs:/{run.info.run_id}/other")
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def test_fingerprint_changes_with_values_and_shapes() -> None:
