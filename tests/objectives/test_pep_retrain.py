@@ -63,3 +63,18 @@ def test_bad_masks_and_plain_specs_are_refused() -> None:
         build_model(plain, data.schema, embedding_masks=[torch.ones(3, 4, dtype=torch.bool)])
     with pytest.raises(InvalidParameterError, match="does not prune"):
         retrain_with_mask(plain, data, 0.5, device="cpu")
+
+
+def test_train_final_retrains_a_pep_model_with_its_mask() -> None:
+    from recsearch.objectives.final import train_final
+
+    data = synthetic(300, seed=2)
+    final = train_final(_spec(-4.5), data, seed=0, budget_epochs=1, patience=1, device="cpu",
+                        mask_retrain=True)  # fmt: skip
+    assert final.unmasked is not None and "found mask" in final.recipe
+    metrics = final.metrics()
+    assert metrics["cost.embedding_nonzero"] <= metrics["pep.unmasked_embedding_nonzero"]
+    assert 0.0 < metrics["test_auc"] < 1.0 and 0.0 < metrics["pep.unmasked_test_auc"] < 1.0
+    plain = train_final(DEEPFM_BASE, data, seed=0, budget_epochs=1, patience=1, device="cpu",
+                        mask_retrain=True)  # fmt: skip
+    assert plain.unmasked is None  # nothing to mask: one training

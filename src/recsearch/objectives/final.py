@@ -44,6 +44,8 @@ class FinalResult:
         result: The trainer's result: valid and test metrics at the best validation
             evaluation, epochs trained, costs, and the model when asked for.
         recipe: The recipe in words (:data:`FULL_RECIPE`).
+        unmasked: With ``mask_retrain`` and a PEP spec, the PEP training whose mask the result
+            was retrained with (its scores are in :meth:`metrics` as ``pep.unmasked_*``).
 
     Example:
         >>> r = train_final(baseline("fm"), dataset, seed=0)  # doctest: +SKIP
@@ -53,11 +55,16 @@ class FinalResult:
 
     result: TrainResult
     recipe: str
+    unmasked: TrainResult | None = None
 
     def metrics(self) -> dict[str, float]:
         """Valid and test metrics, costs and epochs as flat floats (trial user attributes)."""
-        r = self.result
-        return {
+        r, u = self.result, self.unmasked
+        extra = {} if u is None else {
+            "pep.unmasked_valid_auc": u.valid_auc, "pep.unmasked_test_auc": u.test_auc,
+            "pep.unmasked_embedding_nonzero": float(u.cost.embedding_nonzero),
+        }  # fmt: skip
+        return {**extra,
             "valid_auc": r.valid_auc,
             "valid_logloss": r.valid_logloss,
             "test_auc": r.test_auc,
@@ -80,6 +87,7 @@ def train_final(
     device: str = "auto",
     keep_model: bool = False,
     pretrained: Mapping[str, Any] | None = None,
+    mask_retrain: bool = False,
 ) -> FinalResult:
     """Train ``spec`` with ``seed`` for up to ``budget_epochs``, early-stopped on validation.
 
@@ -95,6 +103,9 @@ def train_final(
         keep_model: Return the trained model (to deploy it).
         pretrained: The source state a fine-tuning spec (``spec.finetune``) starts from; a spec
             without ``finetune`` ignores it and trains from scratch.
+        mask_retrain: A PEP spec (``embedding.prune``) is trained, then trained again from the
+            same initial weights with only the entries its thresholds kept (PEP's lottery-ticket
+            step, :mod:`recsearch.objectives.pep`); the result is the second training.
 
     Returns:
         Valid and test metrics at the best validation evaluation, costs and epochs.
@@ -111,18 +122,25 @@ def train_final(
         spec.training, epochs=float(budget_epochs), patience=int(patience)
     )
     recipe_spec = spec.replace(training=training)
-    result = train(
-        recipe_spec,
-        dataset,
-        Budget(epochs=float(budget_epochs), eval_every=1.0),
-        device=device,
-        seed=seed,
-        keep_model=keep_model,
-        monitor=metric,
-        evaluate_test=True,
-        pretrained=pretrained if spec.finetune is not None else None,
-    )
-    return FinalResult(result, recipe_words(budget_epochs, metric, patience))
+    masked = mask_retrain and spec.embedding.prune is not None
+    options: dict[str, Any] = {
+        "device": device, "seed": seed, "monitor": metric, "evaluate_test": True,
+        "pretrained": pretrained if spec.finetune is not None else None,
+    }  # fmt: skip
+    budget = Budget(epochs=float(budget_epochs), eval_every=1.0)
+    result = train(recipe_spec, dataset, budget, keep_model=keep_model or masked, **options)
+    recipe = recipe_words(budget_epochs, metric, patience)
+    if not masked:
+        return FinalResult(result, recipe)
+    from recsearch.objectives.pep import found_masks
+
+    assert result.model is not None
+    masks = [m.cpu() for m in found_masks(result.model)]
+    plain = recipe_spec.replace(embedding=dataclasses.replace(spec.embedding, prune=None))
+    again = train(plain, dataset, budget, keep_model=keep_model, embedding_masks=masks,
+                  **options)  # fmt: skip
+    return FinalResult(again, recipe + "; PEP: retrained with its found mask",
+                       dataclasses.replace(result, model=None))  # fmt: skip
 
 
 def recipe_words(budget_epochs: float, metric: str, patience: int) -> str:

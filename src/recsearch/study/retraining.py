@@ -13,7 +13,7 @@ command line):
    cell is an MLflow child run under the retrain study's parent run;
 3. trains each cell with :func:`recsearch.objectives.final.train_final` (up to
    ``budget_epochs``, early stopping on the search's validation metric, test scored with the best
-   weights);
+   weights; a PEP model is then retrained with its found mask, PEP's lottery-ticket step);
 4. builds the report (:mod:`recsearch.report.retrain_report`; the winner by retrained **valid**
    score), writes it (Markdown, CSV, JSON, PNG) and logs it to the parent run; with tracking on,
    logs the winner as a deployable model that scores raw rows, and registers it under
@@ -133,7 +133,7 @@ class RetrainObjective:
                 ModelSpec.from_dict(model["spec"]), self.dataset, seed=int(cell["seed"]),
                 budget_epochs=float(self.budget), metric=self.metric,  # type: ignore[arg-type]
                 patience=int(opts.get("patience", 3)), device=self.device,
-                pretrained=self.pretrained,
+                pretrained=self.pretrained, mask_retrain=True,
             )  # fmt: skip
         except Exception as exc:
             trial.set_user_attr(USER_ATTR_FAILURE, f"{type(exc).__name__}: {exc}")
@@ -448,7 +448,7 @@ def _deploy(
         spec, dataset, seed=seed, budget_epochs=float(settings.budget_epochs), keep_model=True,
         metric=report.metric,  # type: ignore[arg-type]
         patience=int(settings.kind_options.get("patience", 3)), device=device or "auto",
-        pretrained=None if source is None else source.state,
+        pretrained=None if source is None else source.state, mask_retrain=True,
     )  # fmt: skip
     assert final.result.model is not None
     mlflow.set_tracking_uri(uri)
