@@ -122,25 +122,19 @@ def train_final(
         spec.training, epochs=float(budget_epochs), patience=int(patience)
     )
     recipe_spec = spec.replace(training=training)
-    masked = mask_retrain and spec.embedding.prune is not None
+    budget = Budget(epochs=float(budget_epochs), eval_every=1.0)
     options: dict[str, Any] = {
         "device": device, "seed": seed, "monitor": metric, "evaluate_test": True,
-        "pretrained": pretrained if spec.finetune is not None else None,
+        "keep_model": keep_model, "pretrained": pretrained if spec.finetune is not None else None,
     }  # fmt: skip
-    budget = Budget(epochs=float(budget_epochs), eval_every=1.0)
-    result = train(recipe_spec, dataset, budget, keep_model=keep_model or masked, **options)
     recipe = recipe_words(budget_epochs, metric, patience)
-    if not masked:
-        return FinalResult(result, recipe)
-    from recsearch.objectives.pep import found_masks
+    if mask_retrain and spec.embedding.prune is not None:
+        from recsearch.objectives.pep import retrain_with_mask
 
-    assert result.model is not None
-    masks = [m.cpu() for m in found_masks(result.model)]
-    plain = recipe_spec.replace(embedding=dataclasses.replace(spec.embedding, prune=None))
-    again = train(plain, dataset, budget, keep_model=keep_model, embedding_masks=masks,
-                  **options)  # fmt: skip
-    return FinalResult(again, recipe + "; PEP: retrained with its found mask",
-                       dataclasses.replace(result, model=None))  # fmt: skip
+        found = retrain_with_mask(recipe_spec, dataset, budget, **options)
+        return FinalResult(found.retrained, recipe + "; PEP: retrained with its found mask",
+                           found.pruned)  # fmt: skip
+    return FinalResult(train(recipe_spec, dataset, budget, **options), recipe)
 
 
 def recipe_words(budget_epochs: float, metric: str, patience: int) -> str:

@@ -66,6 +66,7 @@ def retrain_with_mask(
     seed: int = 0,
     device: str = "auto",
     evaluate_test: bool = False,
+    keep_model: bool = False,
     **train_options: Any,
 ) -> MaskedRetrain:
     """Train ``spec`` (with PEP pruning), then retrain its mask from the initial weights.
@@ -77,6 +78,7 @@ def retrain_with_mask(
         seed: The seed of both trainings (so the retrain starts from the same initial tables).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         evaluate_test: Score both on the test split.
+        keep_model: Keep the retrained model in ``retrained.model``.
         **train_options: Other options of :func:`~recsearch.objectives.trainer.train`.
 
     Raises:
@@ -93,6 +95,6 @@ def retrain_with_mask(
     kept, total = sum(int(m.sum()) for m in masks), sum(m.numel() for m in masks)
     plain = spec.replace(embedding=dataclasses.replace(spec.embedding, prune=None))
     retrained = train(plain, dataset, budget, device=device, seed=seed,
-                      evaluate_test=evaluate_test, embedding_masks=masks,
+                      evaluate_test=evaluate_test, embedding_masks=masks, keep_model=keep_model,
                       **train_options)  # fmt: skip
     return MaskedRetrain(dataclasses.replace(pruned, model=None), retrained, kept, total)
