@@ -92,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     url = storage or f"journal:{runner.DEFAULT_JOURNAL}"
-    _print_summary(result, url)
+    _print_summary(result, url, args.pretrained)
     print(f"elapsed: {time.monotonic() - start:.1f} s")
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)

@@ -82,6 +82,7 @@ def test_pretrain_then_run_autoft_keeps_only_the_fingerprint(
     assert record["fingerprint"] == fingerprint(state)
     code, out, err = _run(capsys, "--pretrained", "source.pt")
     assert code == 0, err
+    assert "recsearch worker --study ft" in out and "--pretrained source.pt" in out
     study = optuna.load_study(study_name="ft", storage="sqlite:///s.db")
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
     stored = json.dumps(study.user_attrs[STUDY_ATTR])
