@@ -42,6 +42,7 @@ from recsearch._internals import journal_backend
 from recsearch._internals import stale_trial_ids
 from recsearch._internals import storage_of
 from recsearch._internals import study_id_of
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
 from recsearch.failures import FAILURE_SURPLUS
@@ -178,8 +179,8 @@ class _PidAwareRDBStorage(RDBStorage):
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = list(super()._get_stale_trial_ids(study_id))
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial._trial_id not in stale and _dead_local_worker(trial):
-                stale.append(trial._trial_id)
+            if trial_id_of(trial) not in stale and _dead_local_worker(trial):
+                stale.append(trial_id_of(trial))
         return _mark_dead(self, stale)
 
 
@@ -216,7 +217,7 @@ class _HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
             if (
                 isinstance(beat, (int, float)) and now - beat > self._grace_period
             ) or _dead_local_worker(trial):
-                stale.append(trial._trial_id)
+                stale.append(trial_id_of(trial))
         return _mark_dead(self, stale)
 
     def get_heartbeat_interval(self) -> int | None:

@@ -37,6 +37,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from recsearch._internals import storage_of
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -231,6 +232,12 @@ def select_candidates(
                   t.number)
         for i, (t, spec) in enumerate(found[:top_k])
     ]  # fmt: skip
+    from recsearch.oneshot.study import provenance
+
+    for c, (t, _) in zip(cands, found, strict=False):
+        where = provenance(study, t)
+        if where:
+            notes.append(f"{c.name} (search trial {t.number}) is {where}")
     base_params: dict[str, Any] | None = None
     if base:
         default = space.get_default_configuration()
@@ -384,7 +391,7 @@ def retrain(
     )  # fmt: skip
     if result.interrupted is not None:
         raise Interrupted(result.interrupted)
-    rstudy = optuna.load_study(study_name=name, storage=rstudy._storage)
+    rstudy = optuna.load_study(study_name=name, storage=storage_of(rstudy))
     outcomes = _outcomes(rstudy, cells)
     missing = len(cells) - len(outcomes)
     if missing:
