@@ -278,12 +278,14 @@ def from_frame(
     seq_cols = []
     for col in sequence:
         _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_sequence(
             row, keys, n, train_mask, min_count=min_count, max_len=int(sequence_max_len)
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)  # NOTE: a deployed model reads it
     encoder = Encoder(
         fields=tuple((name, kind) for name, kind, _ in fields),
         vocabularies=vocabularies,

@@ -38,6 +38,7 @@ import optuna
 from optuna.trial import TrialState
 
 from recsearch._internals import storage_of
+from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -400,10 +401,18 @@ def retrain(
                      "seeds")  # fmt: skip
     report = build_report(cands, outcomes, study=study, metric=recorded.metric,
                           base_params=base_params, notes=notes)  # fmt: skip
-    if uri is not None:
-        report = _deploy(report, rstudy, uri, comps.dataset, cands, outcomes, register_as,
-                         device, model_source)  # fmt: skip
     folder = Path(out) / name
+    if uri is not None:
+        try:
+            report = _deploy(report, rstudy, uri, comps.dataset, cands, outcomes, register_as,
+                             device, model_source)  # fmt: skip
+        except DataError as exc:
+            # NOTE: the table stands without a deployable model (e.g. `synthetic` keeps no
+            # vocabularies); only a registration that was asked for is an error.
+            report = dataclasses.replace(report, registered=f"no deployable model: {exc}")
+            if register_as is not None:
+                report.write(folder)
+                raise
     files = report.write(folder)
     if uri is not None:
         _log_files(rstudy, folder, report)
