@@ -98,8 +98,8 @@ def check_sequence_times(
 ) -> None:
     """Raise :class:`DataError` at the first row whose timestamps do not fit its items.
 
-    Each row's timestamps must be numbers or dates (the column's first one decides which), as many as its items,
-    and non-decreasing (a sequence is oldest first).
+    Each row's timestamps must be numbers or dates (the column's first one decides which), as
+    many as its items, and non-decreasing (a sequence is oldest first).
     """
     check_sequence_cells(times, source=source, column=time_column, first_line=first_line)
     ts_cells = _cells(times, sep)
