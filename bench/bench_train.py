@@ -1,11 +1,12 @@
 """Trainer throughput and quality: recsearch's DeepFM next to bare torch and DeepCTR-Torch.
 
 Same work (the headline ratio, bar >= 0.95): ``train()`` at the spec's batch size (1024) against
-the bare torch loop (fused Adam, as ``train()`` uses; no gradient clipping in either: the
-baseline's ``grad_clip=10`` is a norm over every embedding gradient each step, ~14% of a step
-here), both building the model, training one epoch and scoring the validation split once, on a
-generated 280,000-row data set (240,000 training rows), best of 3 alternating rounds; it also
-prints model-build and first-step time.
+the bare torch loop (fused Adam, as ``train()`` uses), both building the model, training one
+epoch and scoring the validation split once, on a generated 280,000-row data set (240,000
+training rows). Twice: with gradient clipping off on both sides, and with the spec's default
+``grad_clip=10`` on both (a norm over every embedding gradient each step, ~14% of a step here, so
+the bare loop clips too). After one warm-up build, 3 alternating rounds each; best and median
+ratios; it also prints model-build and first-step time.
 
 Throughput (``BENCH_TRAIN=all``): the DeepFM baseline (16-d embeddings, MLP 400-400-400, batch
 4096, Adam 1e-3) trains one epoch on a generated 1,000,000-row, 20-field data set
@@ -145,8 +146,11 @@ def bare_epoch(ds: Dataset, device: torch.device, *, seed: int = 0) -> float:
     return n / (time.perf_counter() - start)
 
 
-def bare_trial(ds: Dataset, device: torch.device, *, batch: int, seed: int = 0) -> float:
-    """Rows per second of the bare loop doing a trial's work: build, one epoch, one validation."""
+def bare_trial(
+    ds: Dataset, device: torch.device, *, batch: int, seed: int = 0, grad_clip: float = 0.0
+) -> float:
+    """Rows per second of the bare loop doing a trial's work: build, one epoch, one validation;
+    ``grad_clip > 0`` clips the gradient norm each step, as ``train()`` does."""
     _sync(device)
     start = time.perf_counter()
     torch.manual_seed(seed)
@@ -164,6 +168,8 @@ def bare_trial(ds: Dataset, device: torch.device, *, batch: int, seed: int = 0) 
         loss = loss_fn(model(x[i : i + batch]), y[i : i + batch])
         opt.zero_grad()
         loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
     xv = torch.from_numpy(ds.valid.categorical).to(device)
     with torch.inference_mode():
@@ -193,32 +199,47 @@ def timed_train(
 
 
 def recsearch_trial(
-    ds: Dataset, device: torch.device, *, batch: int
+    ds: Dataset, device: torch.device, *, batch: int, grad_clip: float = 0.0
 ) -> tuple[float, float, float]:
     """Rows per second of ``train()`` doing a trial's work; its build and first-step seconds."""
-    rate, result = timed_train(ds, device, batch=batch)
+    rate, result = timed_train(ds, device, batch=batch, grad_clip=grad_clip)
     return rate, result.build_seconds, result.first_step_seconds
 
 
-def same_work(ds: Dataset, device: torch.device, *, batch: int = 1024, rounds: int = 3) -> dict:
+def same_work(
+    ds: Dataset, device: torch.device, *, batch: int = 1024, rounds: int = 3,
+    clips: tuple[float, ...] = (0.0, TrainingSpec().grad_clip),
+) -> dict:
     """``train()`` against the bare loop, both doing one epoch plus one validation pass at the
-    spec's batch size (best of ``rounds`` alternating runs each)."""
-    ours: list[tuple[float, float, float]] = []
-    bare: list[float] = []
-    for r in range(rounds):
-        ours.append(recsearch_trial(ds, device, batch=batch))
-        gc.collect()
-        bare.append(bare_trial(ds, device, batch=batch))
-        gc.collect()
-        print(f"same work, round {r + 1}: train() {ours[-1][0]:,.0f} rows/s (build "
-              f"{ours[-1][1]:.3f} s, first step {ours[-1][2] * 1e3:.1f} ms); bare "
-              f"{bare[-1]:,.0f} rows/s", flush=True)
-    best, ref = max(o[0] for o in ours), max(bare)
-    print(f"train() / bare loop, one epoch + one validation at batch {batch}: "
-          f"{best / ref:.3f}x (bar >= 0.95)")
-    return {"batch": batch, "train_rows_per_s": best, "bare_rows_per_s": ref,
-            "ratio": best / ref, "build_s": min(o[1] for o in ours),
-            "first_step_s": min(o[2] for o in ours)}
+    spec's batch size, once with clipping off on both sides and once with the spec's default
+    ``grad_clip`` on both (the bare loop then calls ``clip_grad_norm_`` each step, as
+    ``train()`` does). A warm-up build comes first (the first model built in a process pays
+    one-off allocator and import costs); then ``rounds`` alternating runs each, best and median."""
+    timed_train(ds, device, batch=batch)
+    gc.collect()
+    out: dict = {"batch": batch}
+    for clip in clips:
+        ours: list[tuple[float, float, float]] = []
+        bare: list[float] = []
+        for r in range(rounds):
+            ours.append(recsearch_trial(ds, device, batch=batch, grad_clip=clip))
+            gc.collect()
+            bare.append(bare_trial(ds, device, batch=batch, grad_clip=clip))
+            gc.collect()
+            print(f"same work (grad_clip {clip:g}), round {r + 1}: train() {ours[-1][0]:,.0f} "
+                  f"rows/s (build {ours[-1][1]:.3f} s, first step {ours[-1][2] * 1e3:.1f} ms); "
+                  f"bare {bare[-1]:,.0f} rows/s", flush=True)
+        best, ref = max(o[0] for o in ours), max(bare)
+        med = float(np.median([o[0] for o in ours])) / float(np.median(bare))
+        print(f"train() / bare loop, one epoch + one validation at batch {batch}, grad_clip "
+              f"{clip:g} on both: {best / ref:.3f}x best of {rounds}, {med:.3f}x median "
+              f"(bar >= 0.95)")
+        key = "clip_off" if clip == 0 else "clip_default"
+        out[key] = {"grad_clip": clip, "train_rows_per_s": best, "bare_rows_per_s": ref,
+                    "ratio": best / ref, "median_ratio": med,
+                    "build_s": min(o[1] for o in ours),
+                    "first_step_s": min(o[2] for o in ours)}
+    return out
 
 
 def _sync(device: torch.device) -> None:
