@@ -129,5 +129,5 @@ def check_sequence_times(
         k = int(down[0]) - int(np.searchsorted(row, i))  # entry within the row, 0-based
         cell = ts_cells[i]
         raise fail(i, f"the timestamps of sequence {column!r} are not sorted (entry {k + 2}, "
-                      f"{cell[k + 1]!r}, is earlier than entry {k + 1}, {cell[k]!r}); a "
+                      f"{str(cell[k + 1])!r}, is earlier than entry {k + 1}, {str(cell[k])!r}); a "
                       "sequence is oldest first")  # fmt: skip
