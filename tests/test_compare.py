@@ -200,6 +200,16 @@ def test_three_strategies_two_seeds_with_ctr_objective_logged_to_mlflow(
     assert "tpe.mean_rank" in run.data.metrics
     logged = {a.path for a in client.list_artifacts(report.mlflow_run_id, "report")}
     assert {"report/anytime.png", "report/results.csv", "report/wilcoxon.csv"} <= logged
+    again = run_comparison(
+        dataset="synthetic", dataset_options=tiny_data, space="hpo",
+        strategies=["random", "tpe", "hyperband"], seeds=2, budget=2.0,
+        budget_epochs_per_trial=1.0, out_dir=tmp_path / "report", tracking_uri=uri,
+    )  # fmt: skip
+    assert again.mlflow_run_id == report.mlflow_run_id  # the rerun resumes the same run
+    assert client.get_run(again.mlflow_run_id).info.status == "FINISHED"
+    compared = client.search_runs([run.info.experiment_id],
+                                  filter_string="tags.`recsearch.role` = 'comparison'")
+    assert len(compared) == 1
 
 
 def value_and_size_objective(dataset: Any, space: Any, **kwargs: Any) -> Any:

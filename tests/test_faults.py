@@ -232,6 +232,39 @@ def test_sigint_while_a_finished_trial_is_stored_keeps_it_complete() -> None:
     assert "valid_auc" in attrs and "failure" not in attrs
 
 
+def test_a_signal_whose_interrupt_a_finalizer_swallowed_still_stops_the_worker() -> None:
+    import os
+    import signal
+
+    import optuna
+
+    from recsearch.study import worker
+
+    runner.create_study(**_standin_kwargs(), n_trials=3, storage="journal:j.log",
+                        study_name="s", tracking_uri=None)  # fmt: skip
+
+    class CtrlCInFinalizer:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs here: Python prints and drops its raise
+                pass
+
+    real = worker.TrialRunner._refuse
+
+    def refuse_then_free(self, trial):  # type: ignore[no-untyped-def]
+        real(self, trial)
+        CtrlCInFinalizer()  # freed at once, as the trial starts: Interrupted raised in __del__
+
+    worker.TrialRunner._refuse = refuse_then_free  # type: ignore[method-assign]
+    try:
+        result = runner.run_worker(study_name="s", storage="journal:j.log")
+    finally:
+        worker.TrialRunner._refuse = real  # type: ignore[method-assign]
+    assert result.interrupted == signal.SIGINT
+    study, _ = runner.load_study(study_name="s", storage="journal:j.log")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
+
+
 def test_a_wrapper_objective_that_raises_leaves_its_reason_in_mlflow(
     tmp_path: Path, mlflow_template: Path  # noqa: F811
 ) -> None:

@@ -72,3 +72,21 @@ def test_smac_maximizer_keeps_its_local_search() -> None:
     cs.add([Float("x", (0.0, 1.0))])
     maximizer = LocalAndSortedRandomSearch(cs, acquisition_function=None, challengers=4, seed=0)
     assert hasattr(maximizer._local_search, "_get_initial_points")
+
+
+def test_private_optuna_attributes_are_read_only_through_internals() -> None:
+    # NOTE: one accessor each in recsearch._internals, tested above; a new direct use would
+    # break silently with an Optuna release.
+    import re
+    from pathlib import Path
+
+    import recsearch
+
+    root = Path(recsearch.__file__).parent
+    private = re.compile(r"\.(_storage|_study_id|_trial_id)\b")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in sorted(root.rglob("*.py")) if path.name != "_internals.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)
+    ]
+    assert found == []

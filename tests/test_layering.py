@@ -34,6 +34,7 @@ TORCH_FREE_MODULES = (
     "recsearch.spec",
     "recsearch.storage",
     "recsearch.study.settings",
+    "recsearch.failures",
     "recsearch.study.failures",
     "recsearch.study.studies",
     "recsearch.study.worker",
@@ -65,6 +66,18 @@ def test_objectives_modules_never_import_strategies_or_trackers() -> None:
     wrong = [m for m in result["loaded"]
              if m.startswith(("recsearch.strategies", "recsearch.trackers"))]  # fmt: skip
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["recsearch.data", "recsearch.spaces", "recsearch.objectives", "recsearch.strategies"],
+)
+def test_lower_packages_never_import_the_study_layer(package: str) -> None:
+    # NOTE: study, runner, compare and cli sit above these packages (STYLE.md section 7).
+    result = _import_all((package,))
+    above = ("recsearch.study", "recsearch.runner", "recsearch.compare", "recsearch.cli")
+    wrong = [m for m in result["loaded"] if m.startswith(above)]
+    assert wrong == [], f"{package} imports {wrong}"
 
 
 def test_the_check_fails_when_torch_appears() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,28 @@ def test_postgres_password_is_never_shown_and_workers_find_it_themselves(
                           cwd=tmp_path, timeout=120)  # fmt: skip
     assert best.returncode == 0, best.stderr
     assert password not in best.stdout + best.stderr
+
+
+def test_loader_option_secrets_are_masked_in_settings_and_resolved_by_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recsearch.errors import InvalidParameterError
+    from recsearch.study.settings import make_settings
+
+    url = f"https://{SECRET}@data.example.com/clicks.csv"
+    options = {"path": url, "api_key": SECRET, "n_rows": 300}
+    settings = make_settings(dataset="synthetic", space="hpo", strategy="random", n_trials=1,
+                             dataset_options=options, tracking_uri=None)
+    stored = json.dumps(settings.to_dict())
+    assert SECRET not in stored
+    assert settings.dataset_options == {
+        "path": "https://***@data.example.com/clicks.csv", "api_key": "***", "n_rows": 300
+    }
+    assert rd.usable_options(settings.dataset_options) == options  # this process was given them
+    monkeypatch.setattr(rd, "_KNOWN", {})  # a worker on another machine
+    monkeypatch.setattr(rd, "_KNOWN_OPTIONS", {})
+    with pytest.raises(InvalidParameterError, match="RECSEARCH_OPTION_API_KEY"):
+        rd.usable_options(settings.dataset_options)
+    monkeypatch.setenv("RECSEARCH_OPTION_API_KEY", SECRET)
+    monkeypatch.setenv("RECSEARCH_OPTION_PATH", url)
+    assert rd.usable_options(settings.dataset_options) == options

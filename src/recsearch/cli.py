@@ -59,6 +59,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "experiment": args.experiment,
         "recipe": {"fidelity": args.fidelity} if args.fidelity != "epochs" else None,
         "base_first": not args.no_base_first,
+        "pretrained": args.pretrained,
     }
 
 
@@ -91,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     url = storage or f"journal:{runner.DEFAULT_JOURNAL}"
-    _print_summary(result, url)
+    _print_summary(result, url, args.pretrained)
     print(f"elapsed: {time.monotonic() - start:.1f} s")
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)
@@ -119,6 +120,12 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     return fidelity.run_from_args(args, _dataset_options(args))
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from recsearch.study import pretrained
+
+    return pretrained.run_from_args(args, _dataset_options(args))
+
+
 def _cmd_create(args: argparse.Namespace) -> int:
     from recsearch import runner
 
@@ -128,8 +135,9 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
+    source = f" --pretrained {args.pretrained}" if args.pretrained else ""
     print(f"start workers: recsearch worker --study {study.study_name} --storage "
-          f"{_shown_storage(url)}")
+          f"{_shown_storage(url)}{source}")
     return 0
 
 
@@ -167,6 +175,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         on_trial=on_trial,
         device=args.device,
         max_failures=args.max_failures,
+        pretrained=args.pretrained,
     )
     if not args.quiet:
         c = result.counts
@@ -195,6 +204,7 @@ def _join_comparison(args: argparse.Namespace, options: dict[str, Any] | None) -
     interrupted = run_cells(
         store, cells, worker_index=args.worker_index, tracking_uri=args.tracking_uri,
         device=args.device, threads=args.threads, dataset_options=options,
+        pretrained=args.pretrained,
     )  # fmt: skip
     if not args.quiet:
         print(f"comparison {args.comparison}: {len(cells)} studies served")
@@ -256,6 +266,7 @@ def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], wo
         name=args.name,
         device=args.device,
         base_first=not args.no_base_first,
+        pretrained=args.pretrained,
     )
 
 
@@ -325,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "best": _cmd_best,
         "fidelity": _cmd_fidelity,
         "retrain": _cmd_retrain,
+        "pretrain": _cmd_pretrain,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }

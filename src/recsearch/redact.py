@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import quote
 from urllib.parse import urlencode
@@ -38,7 +40,9 @@ __all__ = [
     "TRACKING_ENV",
     "is_redacted",
     "redact",
+    "redact_options",
     "redact_text",
+    "usable_options",
     "usable_url",
 ]
 
@@ -64,6 +68,9 @@ _PAIR = re.compile(
 
 
 _KNOWN: dict[str, str] = {}
+_KNOWN_OPTIONS: dict[str, str] = {}
+OPTION_ENV_PREFIX = "RECSEARCH_OPTION_"
+"""``RECSEARCH_OPTION_<KEY>`` gives a worker the real value of a masked loader option."""
 
 
 def remember(url: str | None) -> str | None:
@@ -176,6 +183,60 @@ def usable_url(url: str | None, *, env: str) -> str | None:
     if real and redact(real) == url:
         return real
     return _strip(url)
+
+
+def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Loader options as settings store them, with no secret in them.
+
+    A secret-named option's value (``token``, ``api_key``, ``password`` ...) is masked and every
+    URL value redacted; this process remembers the real values (:func:`usable_options`).
+
+    Example:
+        >>> redact_options({"path": "https://tok@host/x.csv", "api_key": "k1", "n_rows": 5})
+        {'path': 'https://***@host/x.csv', 'api_key': '***', 'n_rows': 5}
+    """
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, str) and _secret_key(key) and value != MASK:
+            _KNOWN_OPTIONS[key] = value
+            out[key] = MASK
+        elif isinstance(value, str):
+            out[key] = remember(value)
+        else:
+            out[key] = value
+    return out
+
+
+def usable_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The loader options to call with, given stored ones that may be masked.
+
+    A masked value is replaced by the real one this process was given, else by the environment
+    variable ``RECSEARCH_OPTION_<KEY>`` (upper case), else a URL loses its masked parts (the
+    driver's own credentials apply); a masked secret-named option nobody supplied is an error
+    that names the option and the variable.
+
+    Example:
+        >>> usable_options({"n_rows": 5, "path": "data.csv"})
+        {'n_rows': 5, 'path': 'data.csv'}
+    """
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        env = OPTION_ENV_PREFIX + key.upper()
+        if value == MASK:
+            real = _KNOWN_OPTIONS.get(key) or os.environ.get(env)
+            if real is None:
+                from recsearch.errors import InvalidParameterError
+
+                raise InvalidParameterError(
+                    f"The loader option {key!r} is a secret, masked in the stored settings; "
+                    f"give it to this process with the environment variable {env}."
+                )
+            out[key] = real
+        elif isinstance(value, str):
+            out[key] = usable_url(value, env=env)
+        else:
+            out[key] = value
+    return out
 
 
 def secret_env(storage_url: str | None, tracking_uri: str | None) -> dict[str, str]:

@@ -6,6 +6,9 @@ Every name this module had is re-exported here, so ``from recsearch import runne
 
 from __future__ import annotations
 
+from recsearch.failures import FAILURE_INTERRUPTED
+from recsearch.failures import FAILURE_SURPLUS
+from recsearch.failures import FAILURE_WORKER_DIED
 from recsearch.storage import _HOST
 from recsearch.storage import DEFAULT_JOURNAL
 from recsearch.storage import SYSTEM_ATTR_WORKER
@@ -16,9 +19,6 @@ from recsearch.study.components import build_objective
 from recsearch.study.components import build_space
 from recsearch.study.components import build_strategy
 from recsearch.study.components import load_dataset
-from recsearch.study.failures import FAILURE_INTERRUPTED
-from recsearch.study.failures import FAILURE_SURPLUS
-from recsearch.study.failures import FAILURE_WORKER_DIED
 from recsearch.study.launcher import RunResult
 from recsearch.study.launcher import run
 from recsearch.study.launcher import worker_command

@@ -42,20 +42,21 @@ from recsearch._internals import journal_backend
 from recsearch._internals import stale_trial_ids
 from recsearch._internals import storage_of
 from recsearch._internals import study_id_of
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import StorageError
+from recsearch.failures import FAILURE_SURPLUS
+from recsearch.failures import FAILURE_WORKER_DIED
+from recsearch.failures import USER_ATTR_FAILURE_KIND
+from recsearch.failures import failure_kind
+from recsearch.failures import first_line as _first_line
+from recsearch.failures import record_failure
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.redact import STORAGE_ENV
 from recsearch.redact import redact as _redact
 from recsearch.redact import redact_text
 from recsearch.redact import remember
 from recsearch.redact import usable_url
-from recsearch.study.failures import FAILURE_SURPLUS
-from recsearch.study.failures import FAILURE_WORKER_DIED
-from recsearch.study.failures import USER_ATTR_FAILURE_KIND
-from recsearch.study.failures import failure_kind
-from recsearch.study.failures import first_line as _first_line
-from recsearch.study.failures import record_failure
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -178,8 +179,8 @@ class _PidAwareRDBStorage(RDBStorage):
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = list(super()._get_stale_trial_ids(study_id))
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial._trial_id not in stale and _dead_local_worker(trial):
-                stale.append(trial._trial_id)
+            if trial_id_of(trial) not in stale and _dead_local_worker(trial):
+                stale.append(trial_id_of(trial))
         return _mark_dead(self, stale)
 
 
@@ -216,7 +217,7 @@ class _HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
             if (
                 isinstance(beat, (int, float)) and now - beat > self._grace_period
             ) or _dead_local_worker(trial):
-                stale.append(trial._trial_id)
+                stale.append(trial_id_of(trial))
         return _mark_dead(self, stale)
 
     def get_heartbeat_interval(self) -> int | None:

@@ -137,3 +137,23 @@ def test_run_and_compare_take_a_one_shot_strategy(
     assert "autofis-oneshot" in report.to_markdown()
     written = (tmp_path / "rep" / "results.md").read_text()
     assert "supernet search, charged at its epochs times" in written
+
+
+def test_the_retrain_never_takes_the_search_trial_and_says_which_configurations_it_derived() -> (
+    None
+):
+    from recsearch.study.retraining import select_candidates
+
+    study, _ = _study(6)
+    ds = planted(3000, 5, 0)
+    space = preset("autofis", ds.schema)
+    cands, notes, _ = select_candidates(
+        study, space=space, dataset=ds, top_k=10, baselines=[], recipe="r", base=False
+    )
+    search = next(t for t in study.trials if is_search_trial(t))
+    assert search.number not in {c.trial_number for c in cands}
+    derived = {t.number for t in study.trials if DERIVED_ATTR in t.user_attrs}
+    said = [n for n in notes if "derived by the autofis-oneshot search (trial 0, " in n]
+    named = {c.trial_number for c in cands if any(n.startswith(f"{c.name} (") for n in said)}
+    assert derived and named == {c.trial_number for c in cands} & derived
+    assert len(said) == len(named)

@@ -48,7 +48,8 @@ def counting_objective(dataset: Any, space: Any, **kw: Any) -> Any:
 def test_old_settings_load_as_search_and_keep_their_name() -> None:
     s = StudySettings("synthetic", "autofis", "tpe", 20, dataset_options={"n_rows": 100})
     old = {k: v for k, v in s.to_dict().items() if k not in ("kind", "kind_options",
-                                                             "budget_total", "schema", "recipe")}
+                                                             "budget_total", "schema", "recipe",
+                                                             "pretrained")}
     loaded = StudySettings.from_dict(old)
     assert loaded.kind == "search" and not loaded.queue_only
     # The identity (and so the default name) of a study stored before `kind` existed.
@@ -110,3 +111,26 @@ def test_budget_total_stops_a_search_on_epoch_equivalents(tmp_path: Path) -> Non
     assert result.counts == study_counts(study)
     assert result.counts.complete == 4 and result.ran == 4
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_a_trial_started_while_another_runs_on_the_last_budget_does_not_run(
+    tmp_path: Path,
+) -> None:
+    from recsearch.study.worker import TrialRunner
+
+    storage = f"journal:{tmp_path / 'j.log'}"
+    study, settings = create_study(
+        storage=storage, study_name="r", dataset="synthetic", dataset_options=TINY, space="hpo",
+        strategy="random", n_trials=100, budget_total=2.0, tracking_uri=None,
+    )  # fmt: skip
+    done = study.ask()
+    done.set_user_attr("epochs", 1.0)
+    study.tell(done, 0.7)
+    study.ask()  # another worker's trial: running, its epoch not spent yet
+    ran: list[int] = []
+    runner = TrialRunner(lambda t: ran.append(t.number) or 0.5, 100, settings)
+    study.optimize(runner, n_trials=1, catch=(Exception,))
+    last = study.trials[-1]
+    assert ran == [] and last.state == TrialState.FAIL
+    assert failures.failure_kind(last) == "budget" and "1 trials running" in last.user_attrs[
+        "failure"]

@@ -198,6 +198,33 @@ def test_callback_alone_logs_intermediate_values_and_killed_runs(tmp_path: Path)
     assert runs[0].info.status == "FINISHED"
 
 
+def test_a_run_whose_id_never_reached_the_trial_is_killed_not_doubled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    study = optuna.create_study(study_name="orphan")
+    dying = MLflowTracker(uri, experiment="orphan")
+    trial = study.ask()
+    storage = study._storage
+    real = storage.set_trial_system_attr
+
+    def killed_before_recording(trial_id, key, value):  # type: ignore[no-untyped-def]
+        if key == CHILD_RUN_ATTR:
+            raise SystemExit("worker killed")  # the run exists; the trial never learns its id
+        return real(trial_id, key, value)
+
+    monkeypatch.setattr(storage, "set_trial_system_attr", killed_before_recording)
+    with pytest.raises(SystemExit):
+        dying.trial_started(trial, {"x": 0.5})
+    monkeypatch.setattr(storage, "set_trial_system_attr", real)
+    storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    other = MLflowTracker(uri, experiment="orphan")  # another worker fails the stale trial
+    other.stale_trial_callback()(study, study.trials[-1])
+    client = MlflowClient(tracking_uri=uri)
+    runs = iter_child_runs(client, study.user_attrs[PARENT_RUN_ATTR])
+    assert [r.info.status for r in runs] == ["KILLED"]
+
+
 def test_a_second_tracker_reuses_the_parent_from_the_study(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     study = optuna.create_study(study_name="shared")

@@ -293,12 +293,14 @@ def from_frame(
             check_sequence_times(df[col], df[sequence_time[col]], sep=multi_hot_sep, source=src,
                                  column=col, time_column=sequence_time[col],
                                  first_line=first_line)  # fmt: skip
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_sequence(
             row, keys, n, train_mask, min_count=min_count, max_len=int(sequence_max_len)
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)  # NOTE: a deployed model reads it
     encoder = Encoder(
         fields=tuple((name, kind) for name, kind, _ in fields),
         vocabularies=vocabularies,

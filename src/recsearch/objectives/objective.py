@@ -46,6 +46,8 @@ from ConfigSpace import ConfigurationSpace
 
 from recsearch.data.schema import Dataset
 from recsearch.errors import InvalidParameterError
+from recsearch.failures import exception_kind
+from recsearch.failures import record_failure
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -60,8 +62,6 @@ from recsearch.spaces import decode
 from recsearch.spaces import suggest
 from recsearch.spaces import to_param
 from recsearch.spaces.decode import sections
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import record_failure
 
 if TYPE_CHECKING:
     from recsearch.spec import ModelSpec

@@ -14,7 +14,8 @@ Methods (:func:`available` lists each with the presets it relaxes):
 - ``autodim-oneshot``: softmax weights over the candidate dimensions of every ``emb.<field>``,
   Gumbel-softmax with an annealed temperature, the weights trained on validation batches;
 - ``darts``: a mixed operation over each pair's candidate functions (``.fn``) and a pair gate,
-  trained on validation batches;
+  or over each block node's candidate types with a softmax over its inputs (``autopi``,
+  ``autoctr``), trained on validation batches;
 - ``autogroup-oneshot``: Gumbel-softmax membership of every field in every group;
 - ``autoloss-oneshot``: a controller over the loss mixture trained on validation.
 
@@ -64,9 +65,10 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("autodim", "aim", "full", "autoias"),
     ),
     "darts": (
-        "DARTS: a mixed operation over each pair's candidate functions plus a pair gate, "
-        "architecture weights trained on validation batches (first order).",
-        ("sif", "autofeature", "aim", "full", "autoias"),
+        "DARTS: a mixed operation over each pair's candidate functions plus a pair gate, or "
+        "over each block node's types with a softmax over its inputs, architecture weights "
+        "trained on validation batches (first order).",
+        ("sif", "autofeature", "aim", "full", "autoias", "autopi", "autoctr"),
     ),
     "autogroup-oneshot": (
         "AutoGroup: Gumbel-softmax membership of every field in every group of order 2 and 3, "

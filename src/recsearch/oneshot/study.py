@@ -81,6 +81,29 @@ def is_search_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:
     return bool(trial.user_attrs.get(SEARCH_TRIAL_ATTR))
 
 
+def provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str | None:
+    """Where ``trial``'s configuration came from when a one-shot search derived it, in words.
+
+    Example:
+        >>> provenance(study, study.trials[2])  # doctest: +SKIP
+        'derived by the autofis-oneshot search (trial 1, 4.02 epoch-equivalents)'
+    """
+    number = trial.user_attrs.get(DERIVED_ATTR)
+    if number is None:
+        return None
+    method, cost = "one-shot", ""
+    searches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if searches:
+        try:
+            summary = json.loads(searches[0].user_attrs.get(ONESHOT_ATTR) or "{}")
+        except (TypeError, ValueError):
+            summary = {}
+        method = str(summary.get("method", method))
+        if isinstance(summary.get("epoch_equivalents"), int | float):
+            cost = f", {summary['epoch_equivalents']:.2f} epoch-equivalents"
+    return f"derived by the {method} search (trial {number}{cost})"
+
+
 class OneShotObjective:
     """Wraps a :class:`~recsearch.objectives.CTRObjective`: the claiming trial runs the search.
 

@@ -52,7 +52,7 @@ from optuna.distributions import IntDistribution
 from recsearch.errors import ForbiddenConfigurationError
 from recsearch.errors import InvalidParameterError
 from recsearch.errors import SpaceError
-from recsearch.study.failures import record_failure
+from recsearch.failures import record_failure
 
 if TYPE_CHECKING:
     import optuna

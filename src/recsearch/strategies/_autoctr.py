@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
+from recsearch._internals import storage_of
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import COST_PREFIX
 from recsearch.hooks import USER_ATTR_FIDELITY
@@ -164,8 +166,8 @@ class AutoCTRSampler(ConfigSpaceSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         """Sample the configuration; mark early trials low-fidelity when configured."""
         if self._low_fidelity is not None and trial.number < self._low_fidelity_trials:
-            study._storage.set_trial_user_attr(
-                trial._trial_id, USER_ATTR_FIDELITY, float(self._low_fidelity)
+            storage_of(study).set_trial_user_attr(
+                trial_id_of(trial), USER_ATTR_FIDELITY, float(self._low_fidelity)
             )
         super().before_trial(study, trial)
 

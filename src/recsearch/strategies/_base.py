@@ -36,6 +36,9 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from recsearch._internals import storage_of
+from recsearch._internals import study_id_of
+from recsearch._internals import trial_id_of
 from recsearch.errors import InvalidParameterError
 from recsearch.strategies import _cs
 
@@ -207,9 +210,9 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
 
     def history(self, study: Study) -> History:
         """Rebuild what the study knows from its storage (parsed trials are cached)."""
-        if self._study_key != (id(study._storage), study._study_id):
+        if self._study_key != (id(storage_of(study)), study_id_of(study)):
             self._parsed.clear()
-            self._study_key = (id(study._storage), study._study_id)
+            self._study_key = (id(storage_of(study)), study_id_of(study))
         trials = study.get_trials(deepcopy=False, states=_FINISHED + _OPEN)
         directions = study.directions
         numbers = {t.number for t in trials}
@@ -219,8 +222,8 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
             # models per bracket); duplicates are still avoided against the whole study.
             others = [
                 t
-                for t in study._storage.get_all_trials(
-                    study._study_id, deepcopy=False, states=_FINISHED + _OPEN
+                for t in storage_of(study).get_all_trials(
+                    study_id_of(study), deepcopy=False, states=_FINISHED + _OPEN
                 )
                 if t.number not in numbers
             ]
@@ -234,7 +237,7 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
                     pending.append(vector)
                     seen.add(_cs.key_of(vector))
                 continue
-            cache_key = (t._trial_id, int(t.state))
+            cache_key = (trial_id_of(t), int(t.state))
             if cache_key not in self._parsed:
                 vector = self._vector_of(t)
                 entry = None
@@ -316,7 +319,7 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         values: Sequence[float] | None,
     ) -> None:
         """Forget the process-local copy of the trial's configuration."""
-        self._configs.pop(trial._trial_id, None)
+        self._configs.pop(trial_id_of(trial), None)
 
     def reseed_rng(self) -> None:
         """Draw a new base seed (Optuna calls this for parallel threads)."""
@@ -335,7 +338,7 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         return vector
 
     def _ensure_config(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
-        values = self._configs.get(trial._trial_id)
+        values = self._configs.get(trial_id_of(trial))
         if values is not None:
             return values
         stored = trial.system_attrs.get(CONFIG_ATTR)
@@ -347,10 +350,10 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         ) is not None:
             # NOTE: an enqueued trial (base first) answers with its own params, unsampled.
             values = _cs.values_of(self._space, vector)
-            study._storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
+            storage_of(study).set_trial_system_attr(trial_id_of(trial), CONFIG_ATTR, values)
         else:
             values = self._claim(study, trial)
-        self._configs[trial._trial_id] = values
+        self._configs[trial_id_of(trial)] = values
         return values
 
     def _claim(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
@@ -366,10 +369,10 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
         purpose (a space with nothing unseen left) and stands. After ``_CLAIM_TRIES`` tries the
         last proposal stands.
         """
-        storage = study._storage
+        storage = storage_of(study)
         known = {
             t.number
-            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=_FINISHED)
+            for t in storage.get_all_trials(study_id_of(study), deepcopy=False, states=_FINISHED)
         }
         values: dict[str, Any] = {}
         for _ in range(_CLAIM_TRIES):
@@ -378,16 +381,16 @@ class ConfigSpaceSampler(BaseSampler, abc.ABC):
                 proposal = proposal.get_array()
             vector = np.asarray(proposal, dtype=np.float64)
             values = _cs.values_of(self._space, vector)
-            storage.set_trial_system_attr(trial._trial_id, CONFIG_ATTR, values)
+            storage.set_trial_system_attr(trial_id_of(trial), CONFIG_ATTR, values)
             if not self._held_by_racing_trial(study, trial, _cs.key_of(vector), known):
                 break
-        storage.set_trial_system_attr(trial._trial_id, _COMMITTED_ATTR, True)
+        storage.set_trial_system_attr(trial_id_of(trial), _COMMITTED_ATTR, True)
         return values
 
     def _held_by_racing_trial(
         self, study: Study, trial: FrozenTrial, key: _cs.ConfigKey, known: set[int]
     ) -> bool:
-        for other in study._storage.get_all_trials(study._study_id, deepcopy=False):
+        for other in storage_of(study).get_all_trials(study_id_of(study), deepcopy=False):
             if other.number == trial.number or other.number in known:
                 continue
             racing = (

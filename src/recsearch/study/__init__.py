@@ -6,15 +6,15 @@ Modules, each with one job:
 - :mod:`~recsearch.study.components`: settings -> data set, space, strategy, objective, tracker
   (resolved once per process; the objective factory of each study kind).
 - :mod:`~recsearch.study.studies`: create (or find the same), load, count, enqueue cells.
-- :mod:`~recsearch.study.failures`: :data:`FailureKind` and :func:`record_failure`, the one writer
-  of a trial's ``failure`` / ``failure_kind``.
+- :mod:`~recsearch.study.failures`: re-exports :mod:`recsearch.failures` (:data:`FailureKind` and
+  :func:`record_failure`, the one writer of a trial's ``failure`` / ``failure_kind``), which sits
+  below every package so that spaces and objectives never import the study layer.
 - :mod:`~recsearch.study.worker`: the worker loop (signals, heartbeats, surplus, queue-only).
 - :mod:`~recsearch.study.launcher`: :func:`run` with N local worker processes, devices.
 - :mod:`~recsearch.study.tracking`: the :class:`StudyTracker` protocol and its glue.
 - :mod:`~recsearch.study.comparison`: compare = one study per (strategy, seed) on one storage.
 
-Names are imported lazily, so ``import recsearch.study.failures`` stays light (spaces and
-objectives use it).
+Names are imported lazily, so importing one module of the study layer stays light.
 
 Example:
     >>> from recsearch.study import StudySettings
@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 if TYPE_CHECKING:
+    from recsearch.failures import FailureKind
+    from recsearch.failures import failure_kind
+    from recsearch.failures import record_failure
     from recsearch.study.components import Components
     from recsearch.study.components import Overrides
     from recsearch.study.components import resolve
-    from recsearch.study.failures import FailureKind
-    from recsearch.study.failures import failure_kind
-    from recsearch.study.failures import record_failure
     from recsearch.study.launcher import RunResult
     from recsearch.study.launcher import run
     from recsearch.study.settings import StudyKind

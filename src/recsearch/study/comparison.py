@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from recsearch.errors import InvalidParameterError
+from recsearch.failures import failure_kind
 from recsearch.hooks import COST_PREFIX
+from recsearch.redact import redact_options
 from recsearch.report.stats import CellResult
 from recsearch.report.stats import TrialRecord
 from recsearch.report.writer import ComparisonReport
 from recsearch.report.writer import write_report
 from recsearch.study.components import Overrides
-from recsearch.study.failures import failure_kind
 from recsearch.study.settings import METRICS
 from recsearch.study.settings import MetricName
 from recsearch.study.settings import StudySettings
@@ -221,8 +222,11 @@ def run_cells(
     device: str | None = None,
     threads: int | None = None,
     dataset_options: Mapping[str, Any] | None = None,
+    pretrained: Any = None,
 ) -> int | None:
     """Run each cell study until its budget is spent; the data set is loaded once per process.
+
+    ``pretrained``: the source model this process's command line names (a fine-tuning space).
 
     Returns:
         The signal that interrupted the run, or ``None``.
@@ -236,13 +240,21 @@ def run_cells(
 
     store = storage if not isinstance(storage, str) else open_storage(storage, must_exist=True)
     set_threads(threads)
+    if pretrained is not None:
+        from recsearch.study.pretrained import load
+
+        source = load(pretrained)
+        overrides = dataclasses.replace(overrides or Overrides(), pretrained=source)
     loaded: dict[str, Overrides] = {}
     for name in cells:
         _, recorded = load_study(study_name=name, storage=store)
         settings = _local_settings(recorded, dataset_options)
         key = json.dumps([settings.dataset, dict(settings.dataset_options), settings.space],
                          sort_keys=True, default=str)  # fmt: skip
-        over = overrides or loaded.get(key)
+        over, cached = overrides or Overrides(), loaded.get(key)
+        if over.dataset is None and cached is not None:
+            over = dataclasses.replace(over, dataset=cached.dataset,
+                                       space=over.space or cached.space)  # fmt: skip
         components = resolve(
             settings, worker_index=worker_index, tracking_uri=tracking_uri, device=device,
             overrides=over,
@@ -345,6 +357,7 @@ def run_comparison(
     name: str | None = None,
     device: str | None = None,
     base_first: bool = True,
+    pretrained: Any = None,
 ) -> ComparisonReport:
     """Compare search strategies at equal budget and write a report folder.
 
@@ -381,6 +394,9 @@ def run_comparison(
             joins from other machines (data set and space given by name, objective importable).
         name: The comparison's name (``None``: derived from the settings).
         device: The objectives' device (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+        pretrained: A fine-tuning space's source model (path, MLflow model URI or
+            :class:`~recsearch.study.pretrained.Pretrained`); the cells store its fingerprint,
+            and ``recsearch worker --comparison`` needs the same ``--pretrained``.
 
     Returns:
         The :class:`ComparisonReport`.
@@ -410,7 +426,10 @@ def run_comparison(
     loaded = _load(dataset, options)
     cs, space_name = _space(space, loaded)
     dataset_ref = str(dataset) if isinstance(dataset, (str, os.PathLike)) else loaded.name
-    overrides = Overrides(dataset=loaded, space=cs, objective=objective)
+    from recsearch.study.pretrained import load
+
+    source = None if pretrained is None else load(pretrained)
+    overrides = Overrides(dataset=loaded, space=cs, objective=objective, pretrained=source)
     cell_uri = (tracking_uri or default_tracking_uri()) if track and track_trials else None
 
     def cell(strategy: str, seed: int, comparison: str) -> StudySettings:
@@ -420,6 +439,7 @@ def run_comparison(
             budget_epochs=budget_epochs_per_trial, seed=seed, metric=metric,
             objective=_ref(objective), cost=cost, kind_options={COMPARISON_OPTION: comparison},
             budget_total=budget, tracking_uri=cell_uri, experiment=experiment,
+            pretrained=source.fingerprint if source is not None else "",
         )  # fmt: skip
 
     jobs = [(s, k) for k in seed_list for s in names]
@@ -436,7 +456,8 @@ def run_comparison(
                   "strategies": ",".join(names), "metric": metric, "comparison": name},
             params={"budget": budget, "budget_epochs_per_trial": budget_epochs_per_trial,
                     "seeds": ",".join(map(str, seed_list)), "workers": workers,
-                    "cost": cost or "", "dataset_options": json.dumps(options, default=str)},
+                    "cost": cost or "",
+                    "dataset_options": json.dumps(redact_options(options), default=str)},
         )  # fmt: skip
     studies = []
     for strategy, seed in jobs:
@@ -457,6 +478,7 @@ def run_comparison(
             dataset=None if isinstance(dataset, (str, os.PathLike)) else loaded,
             space=None if isinstance(space, str) else cs,
             objective=objective,
+            pretrained=source,
         )
         interrupted = _run_in_processes(url, cells, workers, sent, device, given)
     if interrupted is not None:
@@ -506,6 +528,18 @@ def _start_comparison_run(
     try:
         tracker = MLflowTracker(tracking_uri, experiment=experiment)
         client = tracker.client
+        # NOTE: a rerun resumes the comparison, so it resumes its MLflow run too (one run per
+        # comparison name in the experiment, as the cells' studies are one per name).
+        name = str(tags["comparison"]).replace("'", "\\'")
+        found = client.search_runs(
+            [tracker.experiment_id],
+            filter_string=f"tags.comparison = '{name}' and tags.`recsearch.role` = 'comparison'",
+            max_results=1,
+        )
+        if found:
+            run_id = found[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+            return client, str(run_id)
         run = client.create_run(
             tracker.experiment_id,
             run_name=f"compare-{tags['space']}-{time.strftime('%Y%m%d-%H%M%S')}",

@@ -2,7 +2,7 @@
 
 The limit counts, per study and from its storage (so every worker sees the same count), the
 failures at the end of its history (by completion time) of the kinds in
-:data:`~recsearch.study.failures.COUNTED_AS_FAILURE` (``error``, ``nonfinite``, ``memory``).
+:data:`~recsearch.failures.COUNTED_AS_FAILURE` (``error``, ``nonfinite``, ``memory``).
 A complete or pruned trial ends the run of failures; forbidden configurations, surplus trials,
 interruptions and dead workers neither count nor end it. The default limit is
 ``max(10, n_trials)``; ``0`` turns it off.
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from optuna.trial import TrialState
 
 from recsearch.errors import RecsearchError
+from recsearch.failures import COUNTED_AS_FAILURE
+from recsearch.failures import failure_kind
 from recsearch.hooks import USER_ATTR_FAILURE
-from recsearch.study.failures import COUNTED_AS_FAILURE
-from recsearch.study.failures import failure_kind
 
 if TYPE_CHECKING:
     import optuna

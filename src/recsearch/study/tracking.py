@@ -16,12 +16,12 @@ from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
 
+from recsearch.failures import FAILURE_WORKER_DIED
+from recsearch.failures import first_line
 from recsearch.hooks import USER_ATTR_FAILURE
 from recsearch.hooks import ObjectiveHook
 from recsearch.redact import TRACKING_ENV
 from recsearch.redact import usable_url
-from recsearch.study.failures import FAILURE_WORKER_DIED
-from recsearch.study.failures import first_line
 
 if TYPE_CHECKING:
     import optuna

@@ -41,19 +41,19 @@ from recsearch._internals import FIXED_PARAMS_ATTR
 from recsearch._internals import storage_of
 from recsearch._internals import trial_id_of
 from recsearch._internals import unmask_tell_error
+from recsearch.failures import FAILURE_BUDGET
+from recsearch.failures import FAILURE_INTERRUPTED
+from recsearch.failures import FAILURE_SURPLUS
+from recsearch.failures import NOT_COUNTED
+from recsearch.failures import exception_kind
+from recsearch.failures import exception_text
+from recsearch.failures import failure_kind
+from recsearch.failures import record_failure
+from recsearch.failures import safe_record_failure
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.study.components import Components
 from recsearch.study.components import Overrides
 from recsearch.study.components import resolve
-from recsearch.study.failures import FAILURE_BUDGET
-from recsearch.study.failures import FAILURE_INTERRUPTED
-from recsearch.study.failures import FAILURE_SURPLUS
-from recsearch.study.failures import NOT_COUNTED
-from recsearch.study.failures import exception_kind
-from recsearch.study.failures import exception_text
-from recsearch.study.failures import failure_kind
-from recsearch.study.failures import record_failure
-from recsearch.study.failures import safe_record_failure
 from recsearch.study.limits import check_failure_limit
 from recsearch.study.limits import default_max_failures
 from recsearch.study.limits import restart_count
@@ -169,9 +169,17 @@ class TrialRunner:
             self._not_run(trial, "surplus", f"{FAILURE_SURPLUS}: the study already has its trials")
         if settings is not None and settings.budget_total is not None:
             spent = spent_epochs(trial.study, settings, before=trial.number)
-            if spent >= settings.budget_total - 1e-9:
+            # NOTE: trials numbered before this one that still run count at a full trial's
+            # budget: two workers that both saw budget left cannot both spend it (the later
+            # number waits; if the earlier trial fails, the budget is free again).
+            running = sum(
+                1 for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if t.number < trial.number
+            )
+            if spent + running * settings.budget_epochs >= settings.budget_total - 1e-9:
                 self._not_run(
                     trial, "budget", f"{FAILURE_BUDGET}: the study spent its {spent:g} epochs"
+                    + (f" ({running} trials running)" if running else "")
                 )
 
     def _not_run(self, trial: optuna.Trial, kind: Any, text: str) -> None:
@@ -210,19 +218,24 @@ def _release_memory() -> None:
 
 
 class _HeldSignals:
-    """Signals held while a finished trial's result is being stored.
+    """Signals held while a finished trial's result is being stored, and signals seen.
 
     A signal that arrives between a trial's end of training and its stored result waits until it
-    is stored (issue 14 #4): a finished trial is never turned into a failure.
+    is stored (issue 14 #4): a finished trial is never turned into a failure. Every signal is
+    also noted as seen before the handler raises, because Python prints and drops an exception
+    raised while a finalizer runs (a ``__del__`` or weakref callback during garbage collection):
+    the worker loop then stops after the trial all the same.
     """
 
     def __init__(self) -> None:
         self.active = False
         self.pending: int | None = None
+        self.seen: int | None = None
 
     def release(self) -> int | None:
-        """Stop holding; the held signal, if one came."""
-        signum, self.pending, self.active = self.pending, None, False
+        """Stop holding; the held (or seen) signal, if one came."""
+        signum = self.pending or self.seen
+        self.pending, self.seen, self.active = None, None, False
         return signum
 
 
@@ -243,6 +256,7 @@ def signals_raise() -> Iterator[None]:
         if _HELD.active:
             _HELD.pending = _HELD.pending or signum
             return
+        _HELD.seen = _HELD.seen or signum
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -317,6 +331,7 @@ def run_worker(
     components: Components | None = None,
     overrides: Overrides | None = None,
     max_failures: int | None = None,
+    pretrained: Any = None,
 ) -> WorkerResult:
     """Join an existing study and run trials until it holds its target number of trials.
 
@@ -341,6 +356,9 @@ def run_worker(
             :class:`~recsearch.study.components.Overrides`).
         max_failures: Stop after this many consecutive failed trials of the study
             (:mod:`recsearch.study.limits`; ``None``: ``max(10, n_trials)``, ``0``: no limit).
+        pretrained: The source model of a fine-tuning study, as this worker's own command line
+            names it (a path, an MLflow model URI or a
+            :class:`~recsearch.study.pretrained.Pretrained`); it must be the study's.
 
     Returns:
         A :class:`WorkerResult`. When a signal stopped the worker, ``interrupted`` holds it.
@@ -371,6 +389,10 @@ def run_worker(
         _, recorded = load_study(study_name=study_name, storage=store)
         settings = _local_settings(recorded, dataset_options)
         set_threads(threads)
+        if pretrained is not None:
+            from recsearch.study.pretrained import load
+
+            overrides = dataclasses.replace(overrides or Overrides(), pretrained=load(pretrained))
         components = resolve(
             settings,
             worker_index=worker_index,

@@ -327,13 +327,17 @@ class MLflowTracker:
         return str(run_id)
 
     # ------------------------------------------------------------------ child runs
-    def _child_run_id(self, study: optuna.Study, trial_id: int, number: int) -> str:
+    def _child_run_id(
+        self, study: optuna.Study, trial_id: int, number: int, *, adopt: bool = False
+    ) -> str:
         import optuna
 
         key = (_study_key(study), trial_id)
         if key in self._children:
             return self._children[key]
         existing = storage_of(study).get_trial_system_attrs(trial_id).get(CHILD_RUN_ATTR)
+        if existing is None and adopt:
+            existing = self._orphan_run(study, number)
         if existing is not None:
             self._children[key] = str(existing)
             return str(existing)
@@ -361,6 +365,23 @@ class MLflowTracker:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # NOTE: opened by the callback after the trial ended; this process closes it
         return run_id
+
+    def _orphan_run(self, study: optuna.Study, number: int) -> str | None:
+        """A trial's open child run whose id never reached the trial, found by its tags.
+
+        Its worker died between creating the run and recording it; the run is ended, not doubled.
+        """
+        parent = self._parent_run_id(study)
+        runs = self.client.search_runs(
+            [self.client.get_run(parent).info.experiment_id],
+            filter_string=(
+                f"tags.mlflow.parentRunId = '{parent}' and tags.`optuna.trial_number` = "
+                f"'{number}' and attributes.status = 'RUNNING'"
+            ),
+            max_results=2,
+        )
+        runs = [r for r in runs if r.data.tags.get("optuna.study_name") == study.study_name]
+        return str(runs[0].info.run_id) if len(runs) == 1 else None
 
     def _params(self, run_id: str, params: Mapping[str, Any]) -> None:
         self._queue.params(
@@ -419,7 +440,10 @@ class MLflowTracker:
         had_run = (_study_key(study), trial_id_of(trial)) in self._children or (
             CHILD_RUN_ATTR in trial.system_attrs
         )
-        run_id = self._child_run_id(study, trial_id_of(trial), trial.number)
+        # NOTE: another process ending a dead worker's trial looks for the run it left open.
+        run_id = self._child_run_id(
+            study, trial_id_of(trial), trial.number, adopt=killed is not None and not had_run
+        )
         self._params(run_id, trial.params)
         if not had_run:
             # NOTE: no hook reported steps; the pruner's intermediate values are the history.
