@@ -251,6 +251,11 @@ def select_candidates(
             cands.append(Candidate("base", "base", base_spec, recipe, base_params))
     baseline_recipe = recipe + " (the baseline's default training)"
     cands += [Candidate(n, "baseline", s, baseline_recipe) for n, s in specs.items()]
+    blind = [c.name for c in cands if not c.spec.get("behaviour")]
+    if dataset.schema.sequence and blind:
+        fields = ", ".join(f.name for f in dataset.schema.sequence)
+        notes.append(f"no history: {', '.join(blind)} encode(s) no sequence field ({fields}); "
+                     "the others read the history")  # fmt: skip
     return cands, notes, base_params
 
 
