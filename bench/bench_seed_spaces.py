@@ -6,14 +6,20 @@ same budget and seeds as a short TPE search; the search's best (by validation AU
 retrained with the same seeds and reported on the test split.
 
 ``--pep``: PEP's AUC against sparsity on MovieLens-100K: DeepFM with per-field thresholds at
-each initial value, the share of embedding entries left non-zero after training beside the AUC.
+each initial value, the share of embedding entries left non-zero after training beside the AUC,
+and the AUC of the same model retrained from its initial weights with the found mask (PEP's
+lottery-ticket step, ``recsearch.objectives.pep.retrain_with_mask``).
 
 ``--sequence``: MovieLens-100K with each user's history (temporal split): DeepFM (no history),
 the DIN-style baseline, and the ``ameir`` space's best after a short TPE search, retrained.
 
-``--autoft``: MovieLens-100K split into domains by user gender (source: the most frequent,
-index 1); DeepFM pre-trained on the source, then on the target: trained from scratch,
-fine-tuned entirely, and the ``autoft`` space's best (what to freeze) after a short search.
+``--autoft``: MovieLens-100K's documented domains (``recsearch.data.domains``: source = male
+users, target = female users with a quarter of their training rows); the autoft base
+pre-trained on the source as ``recsearch pretrain`` does, then on the target, each retrained
+like the retrain stage (up to ``--final-epochs``, early stopping on valid AUC) with
+``--seeds`` seeds: trained from scratch, fine-tuned entirely, and the ``autoft`` space's best
+(what to freeze) after a TPE search of ``--trials`` trials of ``--epochs`` epochs; mean, sd and
+the paired differences of the test AUC.
 
 ``--numeric``: on data whose numeric fields have a nonlinear effect, DeepFM with every numeric
 field as dense input against the same model with each AutoDis representation (same budget and
@@ -25,14 +31,16 @@ Run (1 thread, a few minutes)::
     OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --numeric
     OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --pep --epochs 3 --seeds 2
     OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --sequence --epochs 1 --trials 6 --seeds 1
-    OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --autoft --epochs 1 --trials 8 --seeds 2
+    OMP_NUM_THREADS=1 python -m bench.bench_seed_spaces --autoft --epochs 3 --trials 30 --seeds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
+import tempfile
 
 import optuna
 import torch
@@ -98,25 +106,32 @@ def _numeric_bench(args: argparse.Namespace) -> None:
 
 def _pep_bench(args: argparse.Namespace) -> None:
     from recsearch.data import movielens_100k
-    from recsearch.spaces.more_builders import PEP_INITS
+    from recsearch.objectives.pep import retrain_with_mask
     from recsearch.spec import EmbeddingSpec
     from recsearch.spec import PruneSpec
 
     data = movielens_100k(download=False)
     budget = Budget(epochs=args.epochs, eval_every=0.5)
     base = DEEPFM_BASE.replace(training=TRAINING)
-    for init in (None, *PEP_INITS, -3.0):
-        prune = None if init is None else PruneSpec("field", init=init)
-        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, prune=prune))
-        out = [train(spec, data, budget, device="cpu", seed=s, measure=False)
-               for s in range(args.seeds)]
-        total = sum(data.schema[f].vocab_size for f in data.schema.sparse_names) * 16
-        nonzero = statistics.mean(r.cost.embedding_nonzero for r in out)
+    dense = base.replace(embedding=EmbeddingSpec(default_dim=16))
+    out = [train(dense, data, budget, device="cpu", seed=s, measure=False, evaluate_test=True)
+           for s in range(args.seeds)]
+    print(json.dumps({"pep_init": None, "nonzero_share": 1.0,
+                      "test_auc": round(statistics.mean(r.test_auc for r in out), 4)}))
+    for init in (float(x) for x in args.pep_inits.split(",")):
+        spec = base.replace(embedding=EmbeddingSpec(default_dim=16, prune=PruneSpec("field",
+                                                                                   init=init)))
+        found = [retrain_with_mask(spec, data, budget, seed=s, device="cpu", measure=False,
+                                   evaluate_test=True) for s in range(args.seeds)]  # fmt: skip
         print(json.dumps({
-            "pep_init": init, "test_auc": round(statistics.mean(r.test_auc for r in out), 4),
-            "valid_auc": round(statistics.mean(r.valid_auc for r in out), 4),
-            "nonzero_share": round(nonzero / total, 4), "nonzero": nonzero,
-        }))
+            "pep_init": init, "nonzero_share": round(statistics.mean(f.kept / f.total
+                                                                     for f in found), 4),
+            "test_auc_pep": round(statistics.mean(f.pruned.test_auc for f in found), 4),
+            "test_auc_mask_retrained": round(statistics.mean(f.retrained.test_auc
+                                                             for f in found), 4),
+            "paired_retrained_minus_pep": [round(f.retrained.test_auc - f.pruned.test_auc, 4)
+                                           for f in found],
+        }))  # fmt: skip
 
 
 def _sequence_bench(args: argparse.Namespace) -> None:
@@ -148,56 +163,57 @@ def _sequence_bench(args: argparse.Namespace) -> None:
 
 
 def _autoft_bench(args: argparse.Namespace) -> None:
-    from recsearch.data import domain_split
-    from recsearch.data import movielens_100k
-    from recsearch.objectives import build_model
+    from recsearch.data import load
+    from recsearch.objectives.final import train_final
+    from recsearch.study.pretrained import pretrain
 
-    data = movielens_100k(download=False)
-    source, target = domain_split(data, "gender", source=(1,))
-    budget = Budget(epochs=args.epochs, eval_every=0.5)
-    base = DEEPFM_BASE.replace(training=TRAINING)
-    torch.manual_seed(0)
-    # NOTE: train() keeps the model to itself; pre-train here with the same loop pieces.
-    from recsearch.objectives.trainer import _tensors
-    from recsearch.objectives.trainer import make_optimizer
-
-    model = build_model(base, data.schema)
-    opt = make_optimizer(model, base.training, torch.device("cpu"))
-    tr = _tensors(source.train, torch.device("cpu"))
-    label = tr.pop("label")
-    n = len(source.train)
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(2):
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n, base.training.batch_size):
-            idx = order[i : i + base.training.batch_size]
-            b = {k: [m[idx] for m in v] if isinstance(v, list) else v[idx] for k, v in tr.items()}
-            opt.zero_grad()
-            torch.nn.functional.binary_cross_entropy_with_logits(
-                model(b)["logit"], label[idx]).backward()
-            opt.step()
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    print(json.dumps({"source_rows": n, "target_rows": len(target.train)}))
-    space = preset("autoft", data.schema, seed=0)
-    objective = CTRObjective(target, space, budget=budget, device="cpu", seed=0, base=base,
-                             pretrained=state)
+    rule = json.loads(args.domain_rule) if args.domain_rule else None
+    source = load("movielens-100k", domain="source", domain_rule=rule)
+    target = load("movielens-100k", domain="target", domain_rule=rule)
+    # NOTE: what `recsearch pretrain` does: the autoft base from scratch, up to 20 epochs.
+    folder = tempfile.mkdtemp(prefix="bench-autoft-")
+    saved, pre = pretrain(source, f"{folder}/source.pt", device="cpu")
+    rows = {"source_train": len(source.train), "target_train": len(target.train),
+            "target_valid": len(target.valid), "target_test": len(target.test)}
+    print(json.dumps({"source": source.name, "target": target.name, "rows": rows,
+                      "pretrained_valid_auc": round(pre.result.valid_auc, 4),
+                      "pretrained_epochs": pre.result.best_step}))
+    space = preset("autoft", target.schema, seed=0)
+    base = decode(space.get_default_configuration(), target.schema)
+    if args.lr:
+        base = base.replace(training=dataclasses.replace(base.training, lr=args.lr))
+    objective = CTRObjective(target, space, budget=args.epochs, device="cpu", seed=0, base=base,
+                             pretrained=saved.state, latency="never")
     study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=4)
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=8)
     )
-    study.enqueue_trial({})  # NOTE: fine-tune everything is the first trial.
+    study.enqueue_trial({})  # NOTE: fine-tune everything (the base) is the first trial.
     study.optimize(objective, n_trials=args.trials, catch=(Exception,))
-    best = decode(configuration_from_trial(study.best_trial, space), data.schema, base=base)
-    seeds = list(range(args.seeds))
-    print(json.dumps({"model": "scratch_on_target", **_retrain(base, target, budget, seeds)}))
-    for name, spec in (("finetune_all", decode(space.get_default_configuration(),
-                                               data.schema, base=base)), ("autoft_best", best)):
-        out = [train(spec, target, budget, device="cpu", seed=s, measure=False, pretrained=state)
-               for s in seeds]
-        print(json.dumps({"model": name,
-                          "valid_auc": round(statistics.mean(r.valid_auc for r in out), 4),
-                          "test_auc": round(statistics.mean(r.test_auc for r in out), 4),
-                          "frozen": None if spec.finetune is None else
-                          [list(spec.finetune.frozen_fields), list(spec.finetune.frozen_parts)]}))
+    best = decode(configuration_from_trial(study.best_trial, space), target.schema, base=base)
+    models = {"scratch": (base.replace(finetune=None), None), "finetune_all": (base, saved.state),
+              "autoft_best": (best, saved.state)}
+    tests: dict[str, list[float]] = {}
+    for name, (spec, state) in models.items():
+        out = [train_final(spec, target, seed=s, budget_epochs=args.final_epochs, device="cpu",
+                           pretrained=state).result for s in range(args.seeds)]
+        tests[name] = [r.test_auc for r in out]
+        print(json.dumps({
+            "model": name, **_mean_sd("valid_auc", [r.valid_auc for r in out]),
+            **_mean_sd("test_auc", tests[name]), "best_epochs": [r.best_step for r in out],
+            "frozen": None if spec.finetune is None else
+            [list(spec.finetune.frozen_fields), list(spec.finetune.frozen_parts)]}))
+    for other in ("scratch", "finetune_all"):
+        diff = [a - b for a, b in zip(tests["autoft_best"], tests[other], strict=True)]
+        print(json.dumps({"paired": f"autoft_best - {other}", **_mean_sd("test_auc", diff),
+                          "each": [round(d, 4) for d in diff]}))
+    print(json.dumps({"search_best_valid_auc": round(study.best_value, 4),
+                      "search_base_valid_auc": round(study.trials[0].value or 0.0, 4),
+                      "trials": len(study.trials)}))
+
+
+def _mean_sd(key: str, values: list[float]) -> dict[str, float]:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {key: round(statistics.mean(values), 4), f"{key}_sd": round(sd, 4)}
 
 
 def main() -> None:
@@ -210,9 +226,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--numeric", action="store_true")
     parser.add_argument("--pep", action="store_true")
+    parser.add_argument("--pep-inits", default="-6,-5,-4.5,-4",
+                        help="pep: initial thresholds (each trained, then with its mask)")
     parser.add_argument("--sequence", action="store_true")
     parser.add_argument("--history", type=int, default=10)
     parser.add_argument("--autoft", action="store_true")
+    parser.add_argument("--final-epochs", type=float, default=20.0)
+    parser.add_argument("--lr", type=float, default=None, help="autoft: a fixed learning rate")
+    parser.add_argument("--domain-rule", default=None, help="autoft: a JSON domain_rule")
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

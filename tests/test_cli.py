@@ -17,7 +17,7 @@ from _scale_support import subprocess_env
 from recsearch import cli
 from recsearch import runner
 
-COMMANDS = ("run", "create", "worker", "compare", "best", "spaces", "strategies")
+COMMANDS = ("run", "create", "worker", "compare", "best", "pretrain", "spaces", "strategies")
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,14 @@ example (top-5 of a search, 3 seeds, 20 epochs, beside DeepFM and DCN-V2, test A
       --budget-epochs 20 --baselines deepfm,dcnv2 --register-as movielens-ctr
 """
 
+_PRETRAIN_EXAMPLE = """\
+example:
+  # AutoFT: pre-train on the source domain, then search what to fine-tune on the target
+  recsearch pretrain --dataset movielens-100k --dataset-option domain=source --out source.pt
+  recsearch run --dataset movielens-100k --dataset-option domain=target --space autoft \\
+      --strategy tpe --trials 30 --budget-epochs 3 --pretrained source.pt --retrain-top-k 1
+"""
+
 _BEST_EXAMPLE = """\
 example:
   recsearch best --study criteo-autoctr --storage sqlite:///studies.db
@@ -161,6 +169,12 @@ def _add_dataset(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     )
 
 
+def add_pretrained_argument(p: argparse.ArgumentParser) -> None:
+    from recsearch.study.pretrained import add_pretrained_argument as add
+
+    add(p)
+
+
 def _add_study_options(p: argparse.ArgumentParser) -> None:
     _add_dataset(p)
     p.add_argument("--space", required=True, help="space preset (see `recsearch spaces`)")
@@ -191,6 +205,7 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment", default="recsearch", help="MLflow experiment")
     p.add_argument("--no-base-first", action="store_true",
                    help="do not evaluate the space's base model (its default) as trial 0")
+    add_pretrained_argument(p)
 
 
 def _add_fidelity(p: argparse.ArgumentParser) -> None:
@@ -256,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the study's MLflow tracking URI ('none': off)")
     p.add_argument("--dataset-path", default=None,
                    help="where the study's data set lives on this machine")
+    add_pretrained_argument(p)
     p.add_argument("--no-finalize", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     _add_device(p, per_gpu=False)
@@ -286,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="comparison name (default: from the settings)")
     p.add_argument("--no-base-first", action="store_true",
                    help="do not run the space's base model (its default) as each cell's trial 0")
+    add_pretrained_argument(p)
     _add_device(p)
 
     p = sub.add_parser("best", help="print a study's best trial", epilog=_BEST_EXAMPLE,
@@ -294,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", **_storage_required(),
                    help="Optuna storage URL of the study (default: $RECSEARCH_STORAGE)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("pretrain", help="train a fine-tuning space's source model (autoft)",
+                       epilog=_PRETRAIN_EXAMPLE, formatter_class=fmt)  # fmt: skip
+    _add_dataset(p)
+    from recsearch.study import pretrained
+
+    pretrained.add_arguments(p)
 
     p = sub.add_parser("fidelity", help="rank correlation of low budgets with the full one")
     _add_dataset(p)

@@ -91,7 +91,7 @@ def print_best(study: Any, settings: Any, *, as_json: bool = False) -> None:
             print(f"  {key} = {t.params[key]!r}")
 
 
-def print_summary(result: Any, storage_url: str) -> None:
+def print_summary(result: Any, storage_url: str, pretrained: str | None = None) -> None:
     c = result.counts
     study = result.study
     print(f"study {study.study_name}: {c.complete} complete, {c.pruned} pruned, "
@@ -101,8 +101,11 @@ def print_summary(result: Any, storage_url: str) -> None:
     if result.settings.tracking_uri:
         print(f"runs: mlflow ui --backend-store-uri {redact(result.settings.tracking_uri)}")
         print_untracked(study)
+    source = ""
+    if getattr(result.settings, "pretrained", ""):
+        source = f" --pretrained {pretrained or 'SOURCE_MODEL'}"
     print(f"more workers: recsearch worker --study {study.study_name} --storage "
-          f"{shown_storage(storage_url)}")
+          f"{shown_storage(storage_url)}{source}")
 
 
 def print_untracked(study: Any) -> None:

@@ -63,6 +63,7 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "experiment": args.experiment,
         "recipe": _recipe(args),
         "base_first": not args.no_base_first,
+        "pretrained": args.pretrained,
     }
 
 
@@ -95,7 +96,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     url = storage or f"journal:{runner.DEFAULT_JOURNAL}"
-    _print_summary(result, url)
+    _print_summary(result, url, args.pretrained)
     print(f"elapsed: {time.monotonic() - start:.1f} s")
     for line in result.worker_errors:
         print(f"recsearch: {line}", file=sys.stderr)
@@ -123,6 +124,12 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     return fidelity.run_from_args(args, _dataset_options(args))
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from recsearch.study import pretrained
+
+    return pretrained.run_from_args(args, _dataset_options(args))
+
+
 def _cmd_create(args: argparse.Namespace) -> int:
     from recsearch import runner
 
@@ -132,8 +139,9 @@ def _cmd_create(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{runner.DEFAULT_JOURNAL}"
     print(f"study {study.study_name}: {settings.n_trials} trials of {settings.strategy} on "
           f"{settings.space} / {settings.dataset}")  # fmt: skip
+    source = f" --pretrained {args.pretrained}" if args.pretrained else ""
     print(f"start workers: recsearch worker --study {study.study_name} --storage "
-          f"{_shown_storage(url)}")
+          f"{_shown_storage(url)}{source}")
     return 0
 
 
@@ -171,6 +179,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         on_trial=on_trial,
         device=args.device,
         max_failures=args.max_failures,
+        pretrained=args.pretrained,
     )
     if not args.quiet:
         c = result.counts
@@ -199,6 +208,7 @@ def _join_comparison(args: argparse.Namespace, options: dict[str, Any] | None) -
     interrupted = run_cells(
         store, cells, worker_index=args.worker_index, tracking_uri=args.tracking_uri,
         device=args.device, threads=args.threads, dataset_options=options,
+        pretrained=args.pretrained,
     )  # fmt: skip
     if not args.quiet:
         print(f"comparison {args.comparison}: {len(cells)} studies served")
@@ -261,6 +271,7 @@ def _compare(run_comparison: Any, args: argparse.Namespace, names: list[str], wo
         device=args.device,
         base_first=not args.no_base_first,
         recipe=_recipe(args),
+        pretrained=args.pretrained,
     )
 
 
@@ -330,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "best": _cmd_best,
         "fidelity": _cmd_fidelity,
         "retrain": _cmd_retrain,
+        "pretrain": _cmd_pretrain,
         "spaces": lambda a: _cmd_list("space"),
         "strategies": lambda a: _cmd_list("strategy"),
     }

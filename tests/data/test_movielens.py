@@ -194,7 +194,8 @@ def test_history_holds_strictly_earlier_items_of_the_user(
     )
     assert ds.schema["history"].kind == "sequence" and "history" not in ds.schema.sparse_names
     ratings = tables["ratings"]
-    (seq,) = ds.train.sequence
+    seq, genres = ds.train.sequence
+    assert ((seq > 0) == (genres > 0)).all()
     assert seq.shape[1] <= 3
     earlier = [sum(1 for u2, _, _, t2 in ratings if u2 == u and t2 < t) for u, _, _, t in ratings]
     assert ((seq > 0).sum(1)).tolist() == [min(3, k) for k in earlier]

@@ -75,3 +75,44 @@ def test_missing_raw_columns_are_named_by_the_model_itself() -> None:
     enc = encoder_of(clicks_dataset(300))
     with pytest.raises(DataError, match=r"\['item', 'tags'\]"):
         enc.encode(pd.DataFrame({"user": [1], "city": ["oslo"], "x": [0.0]}))
+
+
+def test_a_history_model_scores_raw_rows_with_their_history_as_in_training(
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
+) -> None:
+    import torch
+
+    from recsearch.data.frame import DEFAULT_FRACTIONS
+    from recsearch.data.frame import from_frame
+    from recsearch.data.frame import split_indices
+    from recsearch.objectives.batching import to_device
+
+    raw = raw_clicks(600, seed=3)
+    rng = np.random.default_rng(3)
+    raw["clicks"] = [list(rng.integers(0, 25, int(k))) for k in rng.integers(0, 9, len(raw))]
+    ds = from_frame(raw, label="y", categorical=["user", "item", "city"], numeric=["x"],
+                    multi_hot=["tags"], sequence=["clicks"], sequence_max_len=5, seed=0,
+                    name="clicks-history")  # fmt: skip
+    spec = baseline("din", ds.schema)
+    model = train_final(spec, ds, seed=0, budget_epochs=1, keep_model=True,
+                        device="cpu").result.model  # fmt: skip
+    mlflow.set_tracking_uri(mlflow_store(mlflow_template, tmp_path))
+    try:
+        with mlflow.start_run():
+            info = log_model(model, spec, ds)
+        loaded = mlflow.pyfunc.load_model(info.model_uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+    # NOTE: the raw rows of the training split, in its order, scored from raw values (the
+    # history as lists, longer than max_len for some rows) must match the encoded split.
+    train = split_indices(len(raw), split="random", timestamps=None, fractions=DEFAULT_FRACTIONS,
+                          seed=0)[0][:50]  # fmt: skip
+    rows = raw.drop(columns=["y"]).iloc[train]
+    p = np.asarray(loaded.predict(rows))
+    with torch.inference_mode():
+        model.eval()
+        encoded = to_device(ds.train, torch.device("cpu"))
+        want = torch.sigmoid(model(encoded)["logit"]).numpy()[:50]
+    assert np.allclose(p, want, atol=1e-6)
+    newer = rows.assign(clicks=[[*c, 24, 3] for c in rows["clicks"]])  # two newer clicks
+    assert not np.allclose(np.asarray(loaded.predict(newer)), p)

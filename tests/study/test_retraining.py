@@ -157,3 +157,22 @@ def test_tracked_retrain_logs_child_runs_and_registers_the_winner(
         assert ((p > 0) & (p < 1)).all()
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_a_data_set_that_cannot_be_deployed_keeps_its_tracked_report(
+    tmp_path: Path, mlflow_template: Path  # noqa: F811
+) -> None:
+    from recsearch.errors import DataError
+    from recsearch.study.launcher import run
+
+    uri = mlflow_store(mlflow_template, tmp_path)
+    storage = f"journal:{tmp_path / 'j.log'}"
+    run(storage=storage, study_name="s", dataset="synthetic", space="hpo", strategy="random",
+        n_trials=2, budget_epochs=0.5, dataset_options={"n_rows": 600}, tracking_uri=uri)
+    report = _retrain(storage, top_k=1, seeds=1, budget_epochs=1.0, tracking_uri="study")
+    assert "no deployable model" in (report.registered or "")  # synthetic keeps no vocabularies
+    assert Path(report.files["markdown"]).is_file() and len(report.rows) >= 2
+    with pytest.raises(DataError, match="no vocabularies"):
+        _retrain(storage, top_k=1, seeds=1, budget_epochs=1.0, tracking_uri="study",
+                 register_as="synthetic-model", out="again")
+    assert list(Path("again").rglob("*.md"))  # asked to register: an error, the table kept

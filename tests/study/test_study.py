@@ -48,7 +48,8 @@ def counting_objective(dataset: Any, space: Any, **kw: Any) -> Any:
 def test_old_settings_load_as_search_and_keep_their_name() -> None:
     s = StudySettings("synthetic", "autofis", "tpe", 20, dataset_options={"n_rows": 100})
     old = {k: v for k, v in s.to_dict().items() if k not in ("kind", "kind_options",
-                                                             "budget_total", "schema", "recipe")}
+                                                             "budget_total", "schema", "recipe",
+                                                             "pretrained")}
     loaded = StudySettings.from_dict(old)
     assert loaded.kind == "search" and not loaded.queue_only
     # The identity (and so the default name) of a study stored before `kind` existed.

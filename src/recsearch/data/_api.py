@@ -29,6 +29,10 @@ def _call(loader: Callable[..., Dataset], what: str, *args: Any, **options: Any)
 def load(name_or_path: str | Path, **options: Any) -> Dataset:
     """Load a data set by name or from a CSV/Parquet file.
 
+    ``domain="source"`` or ``"target"`` (any data set) keeps one domain of it
+    (:func:`recsearch.data.domains.select_domain`): by the data set's documented rule, or by
+    ``domain_rule={"field": ..., "source": [...], "target_fraction": ...}``.
+
     Names: ``synthetic`` (options of :func:`recsearch.data.synthetic`), ``movielens-100k``
     (options of :func:`recsearch.data.movielens_100k`), ``criteo`` and ``avazu`` (``path=``
     required, options of :func:`recsearch.data.criteo` / :func:`recsearch.data.avazu`).
@@ -40,6 +44,18 @@ def load(name_or_path: str | Path, **options: Any) -> Dataset:
         >>> len(ds)
         1000
     """
+    domain, rule = options.pop("domain", None), options.pop("domain_rule", None)
+    dataset = _load(name_or_path, **options)
+    if domain is None and rule is None:
+        return dataset
+    from recsearch.data.domains import select_domain
+
+    if domain is None:
+        raise InvalidParameterError("the 'domain_rule' option needs domain='source' or 'target'")
+    return select_domain(dataset, domain, rule)
+
+
+def _load(name_or_path: str | Path, **options: Any) -> Dataset:
     if isinstance(name_or_path, str) and name_or_path in NAMES:
         name = name_or_path
         if name == "synthetic":

@@ -7,11 +7,14 @@ headers such as ``user_id:token``). Both give the same ten fields: ``user_id``, 
 ``zip_prefix`` (the first ``zip_prefix_len`` characters), ``release_year``, ``genres``
 (multi-hot), and the ``hour`` and ``weekday`` (UTC) of the rating.
 
-With ``history=K`` an eleventh field ``history`` (a sequence) holds the item ids the user rated
-strictly before the row's timestamp, the most recent ``K``, oldest first (equal timestamps keep
-file order). Ratings never enter it, so no other row's label leaks into a row; with the random
-split a history may still hold items rated after the training rows of other users, so the
-``temporal`` split is the realistic setting.
+With ``history=K`` two sequence fields follow: ``history`` holds the item ids the user rated
+strictly before the row's timestamp, the most recent ``K``, oldest first (ties in time keep file
+order), and ``history_genres`` holds, position by position, the genres of those items, each
+item's genre set as one token (``"Comedy+Romance"``, genre names sorted and joined with ``+``).
+The two are aligned: a history item outside the training vocabulary (seen in fewer than
+``min_count`` training histories) is dropped from both. Ratings never enter either, so no other
+row's label leaks into a row; with the random split a history may still hold items rated after
+the training rows of other users, so the ``temporal`` split is the realistic setting.
 
 Without a path the files are looked up in ``<cache home>/ml-100k`` (see
 :func:`recsearch.data.cache.cache_home`); if absent they are fetched: first the GroupLens zip,
@@ -41,6 +44,7 @@ from recsearch.data.cache import cache_home
 from recsearch.data.cache import cached
 from recsearch.data.frame import SplitKind
 from recsearch.data.frame import from_frame
+from recsearch.data.frame import split_indices
 from recsearch.data.schema import Dataset
 from recsearch.data.splits import DEFAULT_FRACTIONS
 from recsearch.data.vocab import ENCODER_INFO
@@ -70,6 +74,8 @@ FIELDS = (
     "user_id", "item_id", "age", "gender", "occupation", "zip_prefix", "release_year",
     "hour", "weekday", "genres",
 )  # fmt: skip
+#: The sequence fields ``history=K`` adds, in schema order (module docstring).
+HISTORY_FIELDS = ("history", "history_genres")
 
 
 def _find(folder: Path) -> tuple[str, tuple[Path, Path, Path]] | None:
@@ -293,8 +299,8 @@ def movielens_100k(
         zip_prefix_len: Characters of the zip code kept in ``zip_prefix``.
         use_cache: Read and write the preprocessed cache.
         download: With no path and nothing cached, fetch the files (else raise).
-        history: Add the ``history`` sequence field of the user's ``history`` most recent
-            earlier items (module docstring); 0 adds none.
+        history: Add the sequence fields ``history`` and ``history_genres`` of the user's
+            ``history`` most recent earlier items (module docstring); 0 adds none.
 
     Example:
         >>> ds = movielens_100k()  # doctest: +SKIP
@@ -338,17 +344,23 @@ def movielens_100k(
         )
     if history:  # NOTE: only then, so older cache entries still hit.
         options["history"] = int(history)
+        options["history_fields"] = list(HISTORY_FIELDS)  # NOTE: ids-only entries miss
 
     def build() -> Dataset:
         frame = _frame(kind, files, zip_prefix_len)
         if history:
-            frame = frame.assign(history=user_history(frame, int(history)))
+            # NOTE: from_frame splits the same way; its training histories build the vocabulary.
+            ts = frame["timestamp"].to_numpy()
+            train = split_indices(len(frame), split=split, timestamps=ts, fractions=fractions,
+                                  seed=seed)[0]  # fmt: skip
+            items, genres = histories(frame, int(history), train_rows=train, min_count=min_count)
+            frame = frame.assign(history=items, history_genres=genres)
         ds = from_frame(
             frame,
             label="label",
             categorical=[f for f in FIELDS if f != "genres"],
             multi_hot=["genres"],
-            sequence=["history"] if history else [],
+            sequence=list(HISTORY_FIELDS) if history else [],
             sequence_max_len=max(int(history), 1),
             split=split,
             timestamp="timestamp",
@@ -366,29 +378,70 @@ def movielens_100k(
     return cached("movielens-100k", list(files), options, build, use_cache=use_cache)
 
 
-def user_history(frame: pd.DataFrame, max_len: int) -> list[list[object]]:
-    """Per row, the user's items rated strictly earlier, the ``max_len`` most recent, oldest first.
+def history_rows(frame: pd.DataFrame, max_len: int) -> list[np.ndarray]:
+    """Per row, the rows of the user's ratings strictly earlier, the ``max_len`` most recent.
+
+    Oldest first; ratings at the same timestamp keep file order. Only ``user_id`` and
+    ``timestamp`` are read (never a rating or label).
 
     Example:
-        >>> df = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": [5, 6, 7, 5],
-        ...                    "timestamp": [3, 1, 3, 9]})
-        >>> user_history(df, 2)
-        [[6], [], [6], []]
+        >>> df = pd.DataFrame({"user_id": [1, 1, 1, 2], "timestamp": [3, 1, 3, 9]})
+        >>> [r.tolist() for r in history_rows(df, 2)]
+        [[1], [], [1], []]
     """
     users = frame["user_id"].to_numpy()
-    items = frame["item_id"].to_numpy()
     ts = frame["timestamp"].to_numpy()
-    out: list[list[object]] = [[] for _ in range(len(frame))]
+    out = [np.zeros(0, dtype=np.int64)] * len(frame)
     order = np.lexsort((np.arange(len(frame)), ts, users))  # user, time, then file order
     bounds = np.flatnonzero(np.r_[True, users[order][1:] != users[order][:-1], True])
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         rows = order[a:b]
-        times = ts[rows]
-        earlier = np.searchsorted(times, times, side="left")
-        seq = items[rows].tolist()
+        earlier = np.searchsorted(ts[rows], ts[rows], side="left")
         for r, k in zip(rows.tolist(), earlier.tolist(), strict=True):
-            out[r] = seq[max(0, k - max_len) : k]
+            out[r] = rows[max(0, k - max_len) : k]
     return out
+
+
+def genre_token(genres: Sequence[str] | None) -> str:
+    """An item's genre set as one token: names sorted, joined with ``+`` (``unknown`` if none).
+
+    Example:
+        >>> genre_token(["Romance", "Comedy"])
+        'Comedy+Romance'
+    """
+    return "+".join(sorted(set(genres))) if genres is not None and len(genres) else "unknown"
+
+
+def histories(
+    frame: pd.DataFrame,
+    max_len: int,
+    *,
+    train_rows: np.ndarray | None = None,
+    min_count: int = 1,
+) -> tuple[list[list[object]], list[list[str]]]:
+    """The ``history`` and ``history_genres`` cells of every row (module docstring), aligned.
+
+    With ``train_rows``, history items seen fewer than ``min_count`` times in the histories of
+    those rows (outside the vocabulary the sequence encoder builds) are dropped from both lists,
+    so the encoded fields stay aligned position by position.
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [5, 6, 7],
+        ...     "timestamp": [1, 2, 3], "genres": [["Drama"], ["War", "Action"], []]})
+        >>> histories(df, 2)
+        ([[], [5], [5, 6]], [[], ['Drama'], ['Drama', 'Action+War']])
+    """
+    rows = history_rows(frame, max_len)
+    items = frame["item_id"].to_numpy()
+    tokens = np.array([genre_token(g) for g in frame["genres"].to_numpy()], dtype=object)
+    if train_rows is not None:
+        keys, counts = np.unique(
+            np.concatenate([items[rows[r]] for r in train_rows] + [items[:0]]).astype(str),
+            return_counts=True,
+        )
+        known = set(keys[counts >= max(int(min_count), 1)].tolist())
+        rows = [r[[str(items[i]) in known for i in r]] if len(r) else r for r in rows]
+    return [items[r].tolist() for r in rows], [tokens[r].tolist() for r in rows]
 
 
 def _grouplens_zip(timeout: float) -> bytes:

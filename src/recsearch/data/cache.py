@@ -31,7 +31,7 @@ from recsearch.data.schema import Schema
 from recsearch.data.schema import Split
 
 #: Bump when the preprocessing of any cached loader changes, so old entries are not reused.
-CACHE_VERSION = 2  # 2: info['encoder'] (vocabularies, raw transform)
+CACHE_VERSION = 3  # 2: info["encoder"] (vocabularies, raw transform); 3: sequence vocabularies
 _HEAD_BYTES = 1 << 20
 _SPLITS = ("train", "valid", "test")
 

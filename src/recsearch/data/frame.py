@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from recsearch.data._encode import encode_sequence
 from recsearch.data._encode import hash_values
 from recsearch.data._encode import split_tokens
 from recsearch.data._encode import stack_columns
+from recsearch.data._sequences import check_sequence_cells
+from recsearch.data._sequences import check_sequence_times
+from recsearch.data._sequences import check_time_columns
 from recsearch.data.cache import cached
 from recsearch.data.schema import Dataset
 from recsearch.data.schema import FieldKind
@@ -165,6 +169,7 @@ def from_frame(
     multi_hot_max_len: int | None = None,
     sequence: Sequence[str] = (),
     sequence_max_len: int = 50,
+    sequence_time: Mapping[str, str] | None = None,
     split: SplitKind | None = None,
     timestamp: str | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
@@ -184,6 +189,9 @@ def from_frame(
     gives its value). Multi-hot columns hold ``multi_hot_sep``-joined strings or list-likes.
     Sequence columns hold ordered histories, oldest first, as lists (Parquet) or
     ``multi_hot_sep``-joined strings (CSV); the most recent ``sequence_max_len`` values are kept.
+    ``sequence_time`` names, per sequence column, a column of its items' timestamps (cells of
+    the same shape, numbers or dates): they must be as many as the items and non-decreasing,
+    else a :class:`DataError` names the line and column (the list order is the time order).
 
     Args:
         df: The rows.
@@ -195,6 +203,7 @@ def from_frame(
         multi_hot_max_len: Keep at most this many values per multi-hot row.
         sequence: Sequence (behaviour history) column names.
         sequence_max_len: Keep the most recent this many values of a sequence.
+        sequence_time: Sequence column -> its timestamps column (checked, not a field).
         split: ``random`` (seeded) or ``temporal`` (by ``timestamp``); ``None`` means temporal
             when ``timestamp`` is given, else random.
         timestamp: Column ordering rows in time (not a field unless listed as one).
@@ -223,6 +232,8 @@ def from_frame(
         timestamp=timestamp,
         sequence=sequence,
     )
+    check_time_columns(sequence_time or {}, sequence=sequence, available=list(df.columns),
+                       source=src)  # fmt: skip
     if int(min_count) != min_count or min_count < 1:
         raise InvalidParameterError(
             f"The 'min_count' parameter must be an integer >= 1. Got {min_count!r} instead."
@@ -277,13 +288,19 @@ def from_frame(
         vocabularies[col] = vocabulary(tokens, index, vocab)
     seq_cols = []
     for col in sequence:
-        _check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
-        row, keys = split_tokens(df[col], multi_hot_sep)
+        check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
+        if sequence_time and col in sequence_time:
+            check_sequence_times(df[col], df[sequence_time[col]], sep=multi_hot_sep, source=src,
+                                 column=col, time_column=sequence_time[col],
+                                 first_line=first_line)  # fmt: skip
+        row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
         matrix, vocab = encode_sequence(
             row, keys, n, train_mask, min_count=min_count, max_len=int(sequence_max_len)
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
+        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
+        vocabularies[col] = vocabulary(tokens, index, vocab)  # NOTE: a deployed model reads it
     encoder = Encoder(
         fields=tuple((name, kind) for name, kind, _ in fields),
         vocabularies=vocabularies,
@@ -301,22 +318,6 @@ def from_frame(
         indices=indices,
         info={"source": src, "min_count": int(min_count), ENCODER_INFO: encoder.to_dict()},
     )
-
-
-def _check_sequence_cells(
-    values: pd.Series, *, source: str, column: str, first_line: int | None
-) -> None:
-    """Raise :class:`DataError` at the first cell neither a list-like, a string nor empty."""
-    for i, v in enumerate(values.to_numpy()):
-        if v is None or isinstance(v, str | list | tuple | np.ndarray):
-            continue
-        if isinstance(v, float) and np.isnan(v):
-            continue
-        where = f"line {first_line + i}" if first_line is not None else f"row {i}"
-        raise DataError(
-            f"{source}: {where}, column {column!r}: a sequence field holds {v!r} "
-            f"({type(v).__name__}); give a list of ids, oldest first, or an '|'-joined string"
-        )
 
 
 def _describe(value: Any) -> str:
@@ -359,6 +360,7 @@ def read_file(
     multi_hot_max_len: int | None = None,
     sequence: Sequence[str] = (),
     sequence_max_len: int = 50,
+    sequence_time: Mapping[str, str] | None = None,
     split: SplitKind | None = None,
     timestamp: str | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
@@ -401,6 +403,8 @@ def read_file(
     }
     if sequence:  # NOTE: only then, so older cache entries still hit.
         options.update(sequence=list(sequence), sequence_max_len=int(sequence_max_len))
+    if sequence_time:
+        options["sequence_time"] = dict(sequence_time)
     # NOTE: only when given, so the cache keys of files read before these options stay valid.
     if encoding != "utf8":
         options["encoding"] = encoding
@@ -421,6 +425,7 @@ def read_file(
             multi_hot_max_len=multi_hot_max_len,
             sequence=sequence,
             sequence_max_len=sequence_max_len,
+            sequence_time=sequence_time,
             split=split,
             timestamp=timestamp,
             fractions=fractions,

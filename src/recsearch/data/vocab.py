@@ -8,8 +8,12 @@ as JSON in ``dataset.info["encoder"]``; :func:`encoder_of` reads it back. The en
   raw columns are the fields) or ``movielens-100k`` (the joined ``u.data`` / ``u.user`` /
   ``u.item`` columns; the loader's own derivations of age bucket, zip prefix, release year,
   genres, hour and weekday);
-- per categorical and multi-hot field, its **vocabulary**: ``values[i - 1]`` is the raw value
-  (as text) behind index ``i``; index 0 is out-of-vocabulary (and multi-hot padding).
+- per categorical, multi-hot and sequence field, its **vocabulary**: ``values[i - 1]`` is the
+  raw value (as text) behind index ``i``; index 0 is out-of-vocabulary (and padding).
+
+A sequence field (a behaviour history) is a raw column of its own whatever the transform: a list
+of raw values per row, oldest first (or a ``multi_hot_sep``-joined string); as the loader did,
+unseen values are left out and the most recent ``max_len`` kept, left-padded.
 
 So a deployed model scores rows of raw values: :meth:`Encoder.encode` maps each value to its
 training index, unseen ones to 0, and names the columns a frame lacks.
@@ -173,7 +177,11 @@ class Encoder:
         columns = TRANSFORMS[self.transform][1]
         if columns is None:
             return [(name,) for name, _ in self.fields]
-        return list(columns(self.options))
+        return [*columns(self.options), *((name,) for name in self._sequences)]
+
+    @property
+    def _sequences(self) -> list[str]:
+        return [name for name, kind in self.fields if kind == "sequence"]
 
     def check_columns(self, df: pd.DataFrame) -> None:
         """Raise :class:`DataError` naming every raw column ``df`` lacks."""
@@ -187,7 +195,13 @@ class Encoder:
 
     def example_rows(self, n: int = 5) -> pd.DataFrame:
         """``n`` raw rows made of known values (a deployed model's input example)."""
-        return TRANSFORMS[self.transform][2](self, int(n))
+        rows = TRANSFORMS[self.transform][2](self, int(n))
+        for name in self._sequences:
+            if name not in rows.columns:
+                values = list(self.vocabularies.get(name, ())) or [""]
+                rows[name] = [[values[(i + j) % len(values)] for j in range(3)]
+                              for i in range(int(n))]  # fmt: skip
+        return rows
 
     def decode_rows(self, n: int) -> pd.DataFrame:
         """``n`` rows of field values: the ``i``-th row takes each vocabulary's ``i``-th value."""
@@ -205,11 +219,19 @@ class Encoder:
                                  for i in range(n)]  # fmt: skip
         return pd.DataFrame(columns)
 
-    def encode(self, df: pd.DataFrame) -> dict[str, Any]:
+    def encode(
+        self, df: pd.DataFrame, max_lens: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
         """Model inputs of raw rows; unseen values map to 0.
 
-        Returns ``categorical`` ``(n, C)`` int64, ``numeric`` ``(n, N)`` float32 and
-        ``multi_hot`` (a list of ``(n, L)`` int64).
+        Args:
+            df: Raw rows.
+            max_lens: Sequence field -> the history length the model reads (``Field.max_len``);
+                a field not given keeps every value of the longest row.
+
+        Returns ``categorical`` ``(n, C)`` int64, ``numeric`` ``(n, N)`` float32, ``multi_hot``
+        (a list of ``(n, L)`` int64) and ``sequence`` (a list of left-padded ``(n, max_len)``
+        int64, the most recent values last).
 
         Raises:
             DataError: A raw column is missing (all missing ones named) or a numeric column
@@ -218,11 +240,12 @@ class Encoder:
         import pandas as pd
 
         self.check_columns(df)
-        frame = TRANSFORMS[self.transform][0](df.reset_index(drop=True), self.options)
+        raw = df.reset_index(drop=True)
+        frame = TRANSFORMS[self.transform][0](raw, self.options)
         n = len(frame)
-        cat, num, mh = [], [], []
+        cat, num, mh, seq = [], [], [], []
         for name, kind in self.fields:
-            column = frame[name]
+            column = raw[name] if kind == "sequence" else frame[name]
             if kind == "numeric":
                 values = pd.to_numeric(column, errors="coerce")
                 bad = values.isna() & column.notna()
@@ -235,6 +258,16 @@ class Encoder:
             lookup = {v: i + 1 for i, v in enumerate(self.vocabularies.get(name, ()))}
             if kind == "categorical":
                 cat.append(np.array([lookup.get(normalize(v), 0) for v in column], np.int64))
+            elif kind == "sequence":
+                # NOTE: as the loader does, values outside the vocabulary leave the history
+                rows = [[i for i in (lookup.get(normalize(t), 0) for t in self._tokens(v)) if i]
+                        for v in column]  # fmt: skip
+                width = int((max_lens or {}).get(name) or max([1, *map(len, rows)]))
+                out = np.zeros((n, width), dtype=np.int64)
+                for r, ids in enumerate(rows):
+                    kept = ids[-width:]
+                    out[r, width - len(kept):] = kept
+                seq.append(out)
             else:
                 rows = [self._tokens(v) for v in column]
                 width = max([1, *map(len, rows)])
@@ -247,6 +280,7 @@ class Encoder:
             "categorical": np.stack(cat, axis=1) if cat else np.zeros((n, 0), np.int64),
             "numeric": np.stack(num, axis=1) if num else np.zeros((n, 0), np.float32),
             "multi_hot": mh,
+            "sequence": seq,
         }
 
     def _tokens(self, value: Any) -> list[Any]:
@@ -269,3 +303,8 @@ def check_schema(encoder: Encoder, schema: Schema) -> None:
     if tuple(encoder.fields) != wanted:
         raise DataError(f"the encoder's fields {list(encoder.fields)} differ from the "
                         f"schema's {list(wanted)}")  # fmt: skip
+    lacking = [f.name for f in schema.fields
+               if f.kind != "numeric" and f.vocab_size > 1 and f.name not in encoder.vocabularies]
+    if lacking:
+        raise DataError(f"the encoder has no vocabulary for {lacking}, so raw values of those "
+                        "fields could not be mapped to a model's indices")  # fmt: skip

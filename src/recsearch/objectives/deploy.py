@@ -51,12 +51,16 @@ _ARTIFACTS = ("weights", "spec", "schema", "encoder")
 
 
 def schema_to_dict(schema: Schema) -> dict[str, Any]:
-    """The schema as JSON (fields with vocabulary sizes and training frequencies)."""
+    """The schema as JSON: what :func:`build_model` reads of each field.
+
+    Vocabulary sizes, training frequencies, numeric quantiles and history lengths.
+    """
     return {
         "label": schema.label,
         "fields": [
             {"name": f.name, "kind": f.kind, "vocab_size": int(f.vocab_size),
-             "frequencies": np.asarray(f.frequencies).tolist()}
+             "frequencies": np.asarray(f.frequencies).tolist(),
+             "quantiles": np.asarray(f.quantiles).tolist(), "max_len": int(f.max_len)}
             for f in schema.fields
         ],
     }  # fmt: skip
@@ -68,7 +72,9 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
         data["label"],
         tuple(
             Field(f["name"], f["kind"], int(f["vocab_size"]),
-                  np.asarray(f["frequencies"], dtype=np.int64))
+                  np.asarray(f["frequencies"], dtype=np.int64),
+                  np.asarray(f.get("quantiles", ()), dtype=np.float64),
+                  int(f.get("max_len", 0)))
             for f in data["fields"]
         ),
     )  # fmt: skip
@@ -108,11 +114,14 @@ class CTRPyfuncModel(mlflow.pyfunc.PythonModel):
 
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
-        coded = self._encoder.encode(model_input)
+        coded = self._encoder.encode(
+            model_input, max_lens={f.name: f.max_len for f in self._schema.sequence}
+        )
         batch = {
             "categorical": torch.from_numpy(coded["categorical"]),
             "numeric": torch.from_numpy(coded["numeric"]),
             "multi_hot": [torch.from_numpy(m) for m in coded["multi_hot"]],
+            "sequence": [torch.from_numpy(m) for m in coded["sequence"]],
         }
         with torch.inference_mode():
             logit = self._model(batch)["logit"].float()

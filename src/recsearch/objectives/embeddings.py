@@ -11,12 +11,14 @@ are projected to the common width for the stacked view that interactions read.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
+from recsearch.errors import InvalidParameterError
 from recsearch.objectives._plan import EmbeddingPlan
 from recsearch.objectives._plan import rank_by_frequency
 
@@ -225,6 +227,31 @@ class FieldEmbeddings(nn.Module):
             self.register_buffer(f"train_rows_{k}", keep.to(table.weight.dtype), False)
             table.weight.register_hook(
                 lambda g, k=k: g * getattr(self, f"train_rows_{k}")  # type: ignore[misc]
+            )
+
+    def fix_masks(self, masks: Sequence[torch.Tensor]) -> None:
+        """Train only the entries ``masks`` keep (PEP's retrain with the found mask).
+
+        Each mask has its table's shape; entries it drops are set to 0 and get no gradient, so
+        they stay 0. The soft thresholds are switched off: the mask is the pruning.
+
+        Raises:
+            InvalidParameterError: The masks do not match the tables (count or shapes).
+        """
+        shapes = [tuple(t.weight.shape) for t in self.tables]
+        if [tuple(m.shape) for m in masks] != shapes:
+            raise InvalidParameterError(
+                f"embedding masks of shapes {[tuple(m.shape) for m in masks]} do not fit the "
+                f"tables {shapes}"
+            )
+        self.prune = None
+        for k, (table, mask) in enumerate(zip(self.tables, masks, strict=True)):
+            keep = mask.to(table.weight.device, table.weight.dtype)
+            self.register_buffer(f"fixed_mask_{k}", keep, False)
+            with torch.no_grad():
+                table.weight.mul_(keep)
+            table.weight.register_hook(
+                lambda g, k=k: g * getattr(self, f"fixed_mask_{k}")  # type: ignore[misc]
             )
 
     def effective_tables(self) -> list[torch.Tensor]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import Literal
 
 from recsearch.errors import InvalidParameterError
@@ -20,6 +21,8 @@ from recsearch.objectives.trainer import TrainResult
 from recsearch.objectives.trainer import train
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from recsearch.data.schema import Dataset
     from recsearch.spec import ModelSpec
 
@@ -41,6 +44,8 @@ class FinalResult:
         result: The trainer's result: valid and test metrics at the best validation
             evaluation, epochs trained, costs, and the model when asked for.
         recipe: The recipe in words (:data:`FULL_RECIPE`).
+        unmasked: With ``mask_retrain`` and a PEP spec, the PEP training whose mask the result
+            was retrained with (its scores are in :meth:`metrics` as ``pep.unmasked_*``).
 
     Example:
         >>> r = train_final(baseline("fm"), dataset, seed=0)  # doctest: +SKIP
@@ -50,11 +55,16 @@ class FinalResult:
 
     result: TrainResult
     recipe: str
+    unmasked: TrainResult | None = None
 
     def metrics(self) -> dict[str, float]:
         """Valid and test metrics, costs and epochs as flat floats (trial user attributes)."""
-        r = self.result
-        return {
+        r, u = self.result, self.unmasked
+        extra = {} if u is None else {
+            "pep.unmasked_valid_auc": u.valid_auc, "pep.unmasked_test_auc": u.test_auc,
+            "pep.unmasked_embedding_nonzero": float(u.cost.embedding_nonzero),
+        }  # fmt: skip
+        return {**extra,
             "valid_auc": r.valid_auc,
             "valid_logloss": r.valid_logloss,
             "test_auc": r.test_auc,
@@ -76,6 +86,8 @@ def train_final(
     patience: int = DEFAULT_PATIENCE,
     device: str = "auto",
     keep_model: bool = False,
+    pretrained: Mapping[str, Any] | None = None,
+    mask_retrain: bool = False,
 ) -> FinalResult:
     """Train ``spec`` with ``seed`` for up to ``budget_epochs``, early-stopped on validation.
 
@@ -89,6 +101,11 @@ def train_final(
         patience: Evaluations (once per epoch) without improvement before stopping.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         keep_model: Return the trained model (to deploy it).
+        pretrained: The source state a fine-tuning spec (``spec.finetune``) starts from; a spec
+            without ``finetune`` ignores it and trains from scratch.
+        mask_retrain: A PEP spec (``embedding.prune``) is trained, then trained again from the
+            same initial weights with only the entries its thresholds kept (PEP's lottery-ticket
+            step, :mod:`recsearch.objectives.pep`); the result is the second training.
 
     Returns:
         Valid and test metrics at the best validation evaluation, costs and epochs.
@@ -105,17 +122,19 @@ def train_final(
         spec.training, epochs=float(budget_epochs), patience=int(patience)
     )
     recipe_spec = spec.replace(training=training)
-    result = train(
-        recipe_spec,
-        dataset,
-        Budget(epochs=float(budget_epochs), eval_every=1.0),
-        device=device,
-        seed=seed,
-        keep_model=keep_model,
-        monitor=metric,
-        evaluate_test=True,
-    )
-    return FinalResult(result, recipe_words(budget_epochs, metric, patience))
+    budget = Budget(epochs=float(budget_epochs), eval_every=1.0)
+    options: dict[str, Any] = {
+        "device": device, "seed": seed, "monitor": metric, "evaluate_test": True,
+        "keep_model": keep_model, "pretrained": pretrained if spec.finetune is not None else None,
+    }  # fmt: skip
+    recipe = recipe_words(budget_epochs, metric, patience)
+    if mask_retrain and spec.embedding.prune is not None:
+        from recsearch.objectives.pep import retrain_with_mask
+
+        found = retrain_with_mask(recipe_spec, dataset, budget, **options)
+        return FinalResult(found.retrained, recipe + "; PEP: retrained with its found mask",
+                           found.pruned)  # fmt: skip
+    return FinalResult(train(recipe_spec, dataset, budget, **options), recipe)
 
 
 def recipe_words(budget_epochs: float, metric: str, patience: int) -> str:

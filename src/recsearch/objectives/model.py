@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -235,7 +236,11 @@ class CTRModel(nn.Module):
 
 
 def build_model(
-    spec: ModelSpec, schema: Schema, *, pretrained: Mapping[str, torch.Tensor] | None = None
+    spec: ModelSpec,
+    schema: Schema,
+    *,
+    pretrained: Mapping[str, torch.Tensor] | None = None,
+    embedding_masks: Sequence[torch.Tensor] | None = None,
 ) -> CTRModel:
     """Build the torch model of ``spec`` for data of ``schema`` (on the CPU).
 
@@ -244,6 +249,8 @@ def build_model(
         schema: The data schema.
         pretrained: A state dict of the same spec on a schema of the same sizes (AutoFT); the
             model starts from it, and ``spec.finetune`` says what stays frozen.
+        embedding_masks: One mask per embedding table: only the entries it keeps are trained,
+            the others stay 0 (PEP's retrain with the found mask, :mod:`recsearch.objectives.pep`).
 
     Raises:
         InvalidParameterError: The spec names fields the schema lacks or predicts from nothing,
@@ -264,6 +271,8 @@ def build_model(
         load_pretrained(model, pretrained)
     if spec.finetune is not None:
         freeze(model, spec.finetune)
+    if embedding_masks is not None:
+        model.embeddings.fix_masks(embedding_masks)
     return model
 
 

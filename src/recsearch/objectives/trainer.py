@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -377,6 +378,7 @@ def train(
     evaluate_test: bool = False,
     keep_model: bool = False,
     pretrained: Mapping[str, torch.Tensor] | None = None,
+    embedding_masks: Sequence[torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``dataset`` within ``budget`` and return its metrics and costs.
 
@@ -400,6 +402,8 @@ def train(
             retrain stage deploys it).
         pretrained: Start from this state of the same spec (AutoFT; ``spec.finetune`` says
             what stays frozen).
+        embedding_masks: Train only these entries of the embedding tables (PEP's retrain with
+            the found mask, :func:`recsearch.objectives.pep.retrain_with_mask`).
 
     Returns:
         The metrics at the best evaluation, the history, the cost and the resolved plan.
@@ -429,7 +433,8 @@ def train(
     plan = make_plan(budget, spec.training, n)
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = build_model(spec, dataset.schema, pretrained=pretrained).to(dev)
+    model = build_model(spec, dataset.schema, pretrained=pretrained,
+                        embedding_masks=embedding_masks).to(dev)  # fmt: skip
     model.train()
     step_fn = _Steps(model, spec, plan.lr, dev)
     train_data = to_device(dataset.train, dev)

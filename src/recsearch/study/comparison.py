@@ -222,8 +222,11 @@ def run_cells(
     device: str | None = None,
     threads: int | None = None,
     dataset_options: Mapping[str, Any] | None = None,
+    pretrained: Any = None,
 ) -> int | None:
     """Run each cell study until its budget is spent; the data set is loaded once per process.
+
+    ``pretrained``: the source model this process's command line names (a fine-tuning space).
 
     Returns:
         The signal that interrupted the run, or ``None``.
@@ -237,13 +240,21 @@ def run_cells(
 
     store = storage if not isinstance(storage, str) else open_storage(storage, must_exist=True)
     set_threads(threads)
+    if pretrained is not None:
+        from recsearch.study.pretrained import load
+
+        source = load(pretrained)
+        overrides = dataclasses.replace(overrides or Overrides(), pretrained=source)
     loaded: dict[str, Overrides] = {}
     for name in cells:
         _, recorded = load_study(study_name=name, storage=store)
         settings = _local_settings(recorded, dataset_options)
         key = json.dumps([settings.dataset, dict(settings.dataset_options), settings.space],
                          sort_keys=True, default=str)  # fmt: skip
-        over = overrides or loaded.get(key)
+        over, cached = overrides or Overrides(), loaded.get(key)
+        if over.dataset is None and cached is not None:
+            over = dataclasses.replace(over, dataset=cached.dataset,
+                                       space=over.space or cached.space)  # fmt: skip
         components = resolve(
             settings, worker_index=worker_index, tracking_uri=tracking_uri, device=device,
             overrides=over,
@@ -347,6 +358,7 @@ def run_comparison(
     device: str | None = None,
     base_first: bool = True,
     recipe: Mapping[str, Any] | None = None,
+    pretrained: Any = None,
 ) -> ComparisonReport:
     """Compare search strategies at equal budget and write a report folder.
 
@@ -387,6 +399,9 @@ def run_comparison(
             e.g. ``{"fidelity": "rows"}``: Hyperband strategies prune by successive halving
             and retrain promoted trials on growing subsamples; a trial counts its epochs times
             each subsample's fraction).
+        pretrained: A fine-tuning space's source model (path, MLflow model URI or
+            :class:`~recsearch.study.pretrained.Pretrained`); the cells store its fingerprint,
+            and ``recsearch worker --comparison`` needs the same ``--pretrained``.
 
     Returns:
         The :class:`ComparisonReport`.
@@ -416,7 +431,10 @@ def run_comparison(
     loaded = _load(dataset, options)
     cs, space_name = _space(space, loaded)
     dataset_ref = str(dataset) if isinstance(dataset, (str, os.PathLike)) else loaded.name
-    overrides = Overrides(dataset=loaded, space=cs, objective=objective)
+    from recsearch.study.pretrained import load
+
+    source = None if pretrained is None else load(pretrained)
+    overrides = Overrides(dataset=loaded, space=cs, objective=objective, pretrained=source)
     cell_uri = (tracking_uri or default_tracking_uri()) if track and track_trials else None
 
     def cell(strategy: str, seed: int, comparison: str) -> StudySettings:
@@ -426,6 +444,7 @@ def run_comparison(
             budget_epochs=budget_epochs_per_trial, seed=seed, metric=metric,
             objective=_ref(objective), cost=cost, kind_options={COMPARISON_OPTION: comparison},
             budget_total=budget, tracking_uri=cell_uri, experiment=experiment, recipe=recipe,
+            pretrained=source.fingerprint if source is not None else "",
         )  # fmt: skip
 
     jobs = [(s, k) for k in seed_list for s in names]
@@ -465,6 +484,7 @@ def run_comparison(
             dataset=None if isinstance(dataset, (str, os.PathLike)) else loaded,
             space=None if isinstance(space, str) else cs,
             objective=objective,
+            pretrained=source,
         )
         interrupted = _run_in_processes(url, cells, workers, sent, device, given)
     if interrupted is not None:

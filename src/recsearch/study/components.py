@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from recsearch.data.schema import Dataset
     from recsearch.data.schema import Schema
+    from recsearch.study.pretrained import Pretrained
     from recsearch.study.tracking import StudyTracker
 
 __all__ = [
@@ -77,12 +78,15 @@ class Overrides:
     """Python objects that replace what the settings name (in-process callers only).
 
     A comparison given a loaded Dataset, a ConfigurationSpace or an objective function runs
-    its cells with these; workers started elsewhere rebuild from the settings.
+    its cells with these; workers started elsewhere rebuild from the settings. ``pretrained``
+    is the source model this process's own ``--pretrained`` named (the settings hold only its
+    fingerprint, :mod:`recsearch.study.pretrained`).
     """
 
     dataset: Dataset | None = None
     space: ConfigurationSpace | None = None
     objective: ObjectiveFactory | None = None
+    pretrained: Pretrained | None = None
 
 
 @dataclass(frozen=True)
@@ -201,8 +205,13 @@ def build_objective(
     hooks: Sequence[Any] = (),
     device: str | None = None,
     factory: ObjectiveFactory | None = None,
+    pretrained: Pretrained | None = None,
 ) -> Callable[[optuna.Trial], Any]:
-    """The Optuna objective of the settings' kind (or ``settings.objective``, or ``factory``)."""
+    """The Optuna objective of the settings' kind (or ``settings.objective``, or ``factory``).
+
+    ``pretrained`` (a fine-tuning space's source model) reaches the factory as ``pretrained=``
+    (its state dict) only when given.
+    """
     if factory is None:
         ref = KIND_OBJECTIVES[settings.kind] if settings.objective == "ctr" else settings.objective
         factory = _resolve(ref, "objective")
@@ -216,6 +225,8 @@ def build_objective(
         kwargs["cost"] = settings.cost
     if device is not None:
         kwargs["device"] = device
+    if pretrained is not None:
+        kwargs["pretrained"] = pretrained.state
     if settings.recipe and settings.kind == "search" and settings.objective == "ctr":
         kwargs["recipe"] = dict(settings.recipe)  # NOTE: the recipe the study was made with
     if settings.kind != "search":
@@ -260,11 +271,17 @@ def resolve(
         overrides: Python objects replacing what the settings name.
 
     Raises:
-        InvalidParameterError: Unknown data set, space, strategy or objective.
+        InvalidParameterError: Unknown data set, space, strategy or objective; a fine-tuning
+            space without its source model, or one that does not fit (named).
+        StudyMismatchError: A source model other than the study's.
     """
+    from recsearch.study.pretrained import check_pretrained
+
     over = overrides or Overrides()
     dataset = over.dataset if over.dataset is not None else load_dataset(settings)
     space = over.space if over.space is not None else build_space(settings, dataset.schema)
+    if over.objective is None and settings.kind != "fidelity":
+        check_pretrained(settings, over.pretrained, dataset, space)
     strategy = build_strategy(settings, space, seed=worker_seed(settings, worker_index))
     tracker = None
     if track:
@@ -278,6 +295,7 @@ def resolve(
         hooks=(tracker,) if tracker is not None else (),
         device=device,
         factory=over.objective,
+        pretrained=over.pretrained,
     )
     return Components(
         settings=settings,

@@ -129,6 +129,7 @@ def worker_command(
     tracking_uri: str | None = None,
     device: str | None = None,
     max_failures: int | None = None,
+    pretrained: str | None = None,
 ) -> list[str]:
     """The ``recsearch worker`` command line :func:`run` starts for one local worker."""
     cmd = [
@@ -146,6 +147,8 @@ def worker_command(
         cmd += ["--device", device]
     if max_failures is not None:
         cmd += ["--max-failures", str(max_failures)]
+    if pretrained is not None:
+        cmd += ["--pretrained", pretrained]
     return cmd
 
 
@@ -174,6 +177,7 @@ def run(
     device: str | None = None,
     workers_per_gpu: int | None = None,
     max_failures: int | None = None,
+    pretrained: Any = None,
     **create_kwargs: Any,
 ) -> RunResult:
     """Create or resume a study, then run it with ``workers`` local processes.
@@ -195,6 +199,9 @@ def run(
         workers_per_gpu: With CUDA, start this many workers per visible GPU (instead of
             ``workers``).
         max_failures: See :func:`~recsearch.study.worker.run_worker`.
+        pretrained: A fine-tuning space's source model (see
+            :func:`~recsearch.study.studies.create_study`); each local worker is given the same
+            path or URI on its command line.
         **create_kwargs: The remaining arguments of :func:`~recsearch.study.studies.create_study`.
 
     Returns:
@@ -217,8 +224,14 @@ def run(
     devices = worker_devices(device, workers, gpus)
     base_first = bool(create_kwargs.pop("base_first", True))
     settings = make_settings(tracking_uri=tracking_uri, **create_kwargs)
+    source = None
+    if pretrained is not None:
+        from recsearch.study.pretrained import load
+
+        source = load(pretrained)
     # NOTE: one process resolves once: these components run the trials when workers == 1.
-    settings, components = prepare(settings, track=True, device=devices[0])
+    settings, components = prepare(settings, track=True, device=devices[0],
+                                   overrides=Overrides(pretrained=source))  # fmt: skip
     store = open_storage(storage, heartbeat_interval=heartbeat_interval)
     hook = base_hook(settings, components.space) if base_first else None
     study, recorded = create_in(store, study_name, settings, components.directions,
@@ -227,7 +240,7 @@ def run(
         redact(settings.tracking_uri or ""), settings.experiment
     ):
         # NOTE: an existing study keeps its own tracking; only the tracker's hooks change.
-        over = Overrides(dataset=components.dataset, space=components.space)
+        over = Overrides(dataset=components.dataset, space=components.space, pretrained=source)
         components = resolve(recorded, device=devices[0], overrides=over)
     settings = recorded
     components = dataclasses.replace(components, settings=settings)
@@ -264,6 +277,7 @@ def run(
                 heartbeat_interval=heartbeat_interval,
                 device=devices[i],
                 max_failures=max_failures,
+                pretrained=None if source is None else source.ref,
             ),
             env=env,
             stdout=subprocess.DEVNULL,

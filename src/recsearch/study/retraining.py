@@ -13,7 +13,7 @@ command line):
    cell is an MLflow child run under the retrain study's parent run;
 3. trains each cell with :func:`recsearch.objectives.final.train_final` (up to
    ``budget_epochs``, early stopping on the search's validation metric, test scored with the best
-   weights);
+   weights; a PEP model is then retrained with its found mask, PEP's lottery-ticket step);
 4. builds the report (:mod:`recsearch.report.retrain_report`; the winner by retrained **valid**
    score), writes it (Markdown, CSV, JSON, PNG) and logs it to the parent run; with tracking on,
    logs the winner as a deployable model that scores raw rows, and registers it under
@@ -38,6 +38,7 @@ import optuna
 from optuna.trial import TrialState
 
 from recsearch._internals import storage_of
+from recsearch.errors import DataError
 from recsearch.errors import InvalidParameterError
 from recsearch.hooks import USER_ATTR_EPOCHS
 from recsearch.hooks import USER_ATTR_FAILURE
@@ -77,6 +78,8 @@ class RetrainObjective:
         settings: The retrain study's settings; ``kind_options`` holds ``models``, ``cells``
             and ``patience``.
         device: The device to train on.
+        pretrained: The source state of a fine-tuning search (``autoft``): cells whose spec
+            fine-tunes start from it, the baselines train from scratch.
 
     Example:
         >>> objective = RetrainObjective(ds, space, settings=settings)  # doctest: +SKIP
@@ -93,6 +96,7 @@ class RetrainObjective:
         hooks: Sequence[Any] = (),
         settings: StudySettings | None = None,
         device: str = "auto",
+        pretrained: Mapping[str, Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.space = space
@@ -102,6 +106,7 @@ class RetrainObjective:
         self.hooks = hooks
         self.settings = settings
         self.device = device
+        self.pretrained = pretrained
 
     def _hook(self, method: str, *args: Any) -> None:
         for hook in self.hooks:
@@ -130,6 +135,7 @@ class RetrainObjective:
                 ModelSpec.from_dict(model["spec"]), self.dataset, seed=int(cell["seed"]),
                 budget_epochs=float(self.budget), metric=self.metric,  # type: ignore[arg-type]
                 patience=int(opts.get("patience", 3)), device=self.device,
+                pretrained=self.pretrained, mask_retrain=True,
             )  # fmt: skip
         except Exception as exc:
             trial.set_user_attr(USER_ATTR_FAILURE, f"{type(exc).__name__}: {exc}")
@@ -245,6 +251,11 @@ def select_candidates(
             cands.append(Candidate("base", "base", base_spec, recipe, base_params))
     baseline_recipe = recipe + " (the baseline's default training)"
     cands += [Candidate(n, "baseline", s, baseline_recipe) for n, s in specs.items()]
+    blind = [c.name for c in cands if not c.spec.get("behaviour")]
+    if dataset.schema.sequence and blind:
+        fields = ", ".join(f.name for f in dataset.schema.sequence)
+        notes.append(f"no history: {', '.join(blind)} encode(s) no sequence field ({fields}); "
+                     "the others read the history")  # fmt: skip
     return cands, notes, base_params
 
 
@@ -282,6 +293,7 @@ def retrain(
     retrain_study: str | None = None,
     dataset_options: Mapping[str, Any] | None = None,
     progress: Callable[[optuna.Study, Any], None] | None = None,
+    pretrained: Any = None,
 ) -> RetrainReport:
     """Retrain a search's top-k with seeds beside the baselines and report (module docstring).
 
@@ -303,6 +315,8 @@ def retrain(
             models, seeds and budget>``: the same retrain resumes, another gets its own study).
         dataset_options: Loader options overriding the recorded ones (a data file elsewhere).
         progress: Called after each cell this process trains.
+        pretrained: The source model of a fine-tuning search (path, MLflow model URI or
+            :class:`~recsearch.study.pretrained.Pretrained`); it must be the search's.
 
     Returns:
         The :class:`~recsearch.report.retrain_report.RetrainReport` (also written to ``out``).
@@ -319,7 +333,9 @@ def retrain(
         >>> print(report.to_markdown())  # doctest: +SKIP
     """
     from recsearch.objectives.final import recipe_words
+    from recsearch.study.components import Overrides
     from recsearch.study.components import resolve
+    from recsearch.study.pretrained import load
     from recsearch.study.settings import schema_fingerprint
     from recsearch.study.studies import check_schema
     from recsearch.study.studies import create_study
@@ -347,7 +363,8 @@ def retrain(
         settings = dataclasses.replace(
             recorded, dataset_options={**recorded.dataset_options, **dataset_options}
         )
-    comps = resolve(settings, track=False)
+    model_source = None if pretrained is None else load(pretrained)
+    comps = resolve(settings, track=False, overrides=Overrides(pretrained=model_source))
     schema = comps.dataset.schema
     check_schema(study, recorded, schema_fingerprint(schema), schema)
     recipe = recipe_words(budget_epochs, recorded.metric, patience)
@@ -371,12 +388,12 @@ def retrain(
         strategy="random", n_trials=len(cells), budget_epochs=float(budget_epochs),
         seed=recorded.seed, metric=recorded.metric, kind="retrain",
         kind_options=options,
-        tracking_uri=uri, experiment=recorded.experiment,
+        tracking_uri=uri, experiment=recorded.experiment, pretrained=model_source,
     )  # fmt: skip
     enqueue_missing(rstudy, [{CELL_PARAM: i} for i in range(len(cells))])
     result = run_worker(
         study_name=name, storage=storage, tracking_uri=uri or "none", device=device,
-        dataset_options=dataset_options, on_trial=progress,
+        dataset_options=dataset_options, on_trial=progress, pretrained=model_source,
     )  # fmt: skip
     if result.interrupted is not None:
         raise Interrupted(result.interrupted)
@@ -389,10 +406,18 @@ def retrain(
                      "seeds")  # fmt: skip
     report = build_report(cands, outcomes, study=study, metric=recorded.metric,
                           base_params=base_params, notes=notes)  # fmt: skip
-    if uri is not None:
-        report = _deploy(report, rstudy, uri, comps.dataset, cands, outcomes, register_as,
-                         device)  # fmt: skip
     folder = Path(out) / name
+    if uri is not None:
+        try:
+            report = _deploy(report, rstudy, uri, comps.dataset, cands, outcomes, register_as,
+                             device, model_source)  # fmt: skip
+        except DataError as exc:
+            # NOTE: the table stands without a deployable model (e.g. `synthetic` keeps no
+            # vocabularies); only a registration that was asked for is an error.
+            report = dataclasses.replace(report, registered=f"no deployable model: {exc}")
+            if register_as is not None:
+                report.write(folder)
+                raise
     files = report.write(folder)
     if uri is not None:
         _log_files(rstudy, folder, report)
@@ -419,6 +444,7 @@ def _deploy(
     outcomes: Sequence[CellOutcome],
     register_as: str | None,
     device: str | None,
+    source: Any = None,
 ) -> RetrainReport:
     """Log the winner as a deployable model in the retrain parent run; register it if asked."""
     import mlflow
@@ -443,6 +469,7 @@ def _deploy(
         spec, dataset, seed=seed, budget_epochs=float(settings.budget_epochs), keep_model=True,
         metric=report.metric,  # type: ignore[arg-type]
         patience=int(settings.kind_options.get("patience", 3)), device=device or "auto",
+        pretrained=None if source is None else source.state, mask_retrain=True,
     )  # fmt: skip
     assert final.result.model is not None
     mlflow.set_tracking_uri(uri)
@@ -507,6 +534,9 @@ def add_arguments(p: Any, *, prefix: str = "") -> None:
                        help="MLflow URI (default: the search's; 'none' turns tracking off)")
         p.add_argument("--dataset-path", default=None,
                        help="data file on this machine (overrides the recorded path)")
+        from recsearch.study.pretrained import add_pretrained_argument
+
+        add_pretrained_argument(p)
         p.add_argument("--no-base", action="store_true", help="do not retrain the base")
         p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
 
@@ -532,7 +562,7 @@ def run_from_args(args: Any, *, study: str | None = None, storage: str | None = 
             patience=args.retrain_patience, base=not getattr(args, "no_base", False),
             device=getattr(args, "device", None),
             retrain_study=getattr(args, "retrain_study", None), dataset_options=options,
-            progress=_print_cell,
+            progress=_print_cell, pretrained=getattr(args, "pretrained", None),
         )  # fmt: skip
     except Interrupted as exc:
         print(f"recsearch: retrain interrupted ({exc}); run the same command again to train "

@@ -55,7 +55,7 @@ METRICS: tuple[str, ...] = get_args(MetricName)
 # NOTE: fields added after studies were stored. Left out of the identity while they hold their
 # default, so an old study keeps its name and resumes under the same command.
 _LATE_DEFAULTS: dict[str, Any] = {
-    "kind": "search", "kind_options": {}, "budget_total": None, "recipe": {},
+    "kind": "search", "kind_options": {}, "budget_total": None, "recipe": {}, "pretrained": "",
 }
 _NOT_IDENTITY = ("tracking_uri", "experiment", "version", "schema_fingerprint", "schema")
 
@@ -90,6 +90,9 @@ class StudySettings:
         recipe: :meth:`recsearch.objectives.recipe.Recipe.to_dict` of the training recipe a
             search's trials use (identity: a resumed study never mixes recipes); ``{}`` in
             studies made before it: the code's default recipe.
+        pretrained: :func:`recsearch.study.pretrained.fingerprint` of the source model a
+            fine-tuning space (``autoft``) starts from, ``""`` for none. Only the fingerprint: each
+            worker loads the model its own ``--pretrained`` names, and a different one is refused.
         schema_fingerprint: :func:`schema_fingerprint` of the data set at creation.
         schema: :func:`schema_record` of the data set at creation (names a mismatch).
         tracking_uri: MLflow tracking URI, or ``None`` for no tracking.
@@ -119,6 +122,7 @@ class StudySettings:
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     budget_total: float | None = None
     recipe: Mapping[str, Any] = field(default_factory=dict)
+    pretrained: str = ""
     schema_fingerprint: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
@@ -146,7 +150,7 @@ class StudySettings:
         """
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("kind", "kind_options", "schema", "recipe"):
+        for key in ("kind", "kind_options", "schema", "recipe", "pretrained"):
             if kept.get(key) is None:
                 kept.pop(key, None)
         return cls(**kept)

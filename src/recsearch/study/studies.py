@@ -105,8 +105,11 @@ def prepare(
 ) -> tuple[StudySettings, Components]:
     """Resolve the components once, so bad input fails before the storage is touched.
 
-    Returns the settings with the data set's schema recorded, and the components.
+    Returns the settings with the data set's schema (and the source model's fingerprint, from
+    ``overrides.pretrained``) recorded, and the components.
     """
+    given = overrides.pretrained if overrides is not None else None
+    settings = dataclasses.replace(settings, pretrained=given.fingerprint if given else "")
     components = resolve(settings, overrides=overrides, track=track, **kw)
     schema = components.dataset.schema
     settings = dataclasses.replace(
@@ -216,6 +219,7 @@ def create_study(
     on_create: Callable[[optuna.Study], None] | None = None,
     recipe: Mapping[str, Any] | None = None,
     base_first: bool = True,
+    pretrained: Any = None,
 ) -> tuple[optuna.Study, StudySettings]:
     """Create a recsearch study, or return the existing one with the same settings.
 
@@ -248,6 +252,8 @@ def create_study(
             from its defaults (``{"fidelity": "rows"}``); stored in the settings.
         base_first: A new search study runs the space's base (its default configuration)
             first (:func:`base_hook`).
+        pretrained: A fine-tuning space's source model: a path, an MLflow model URI or a
+            :class:`~recsearch.study.pretrained.Pretrained`; the study stores its fingerprint.
 
     Returns:
         The study and its settings.
@@ -269,7 +275,12 @@ def create_study(
         cost=cost, kind=kind, kind_options=kind_options, budget_total=budget_total,
         tracking_uri=tracking_uri, experiment=experiment, recipe=recipe,
     )  # fmt: skip
-    settings, components = prepare(settings)
+    over = None
+    if pretrained is not None:
+        from recsearch.study.pretrained import load
+
+        over = Overrides(pretrained=load(pretrained))
+    settings, components = prepare(settings, overrides=over)
     return create_in(
         _open(storage), study_name, settings, components.directions,
         on_create=base_hook(settings, components.space, on_create) if base_first else on_create,

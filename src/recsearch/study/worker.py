@@ -331,6 +331,7 @@ def run_worker(
     components: Components | None = None,
     overrides: Overrides | None = None,
     max_failures: int | None = None,
+    pretrained: Any = None,
 ) -> WorkerResult:
     """Join an existing study and run trials until it holds its target number of trials.
 
@@ -355,6 +356,9 @@ def run_worker(
             :class:`~recsearch.study.components.Overrides`).
         max_failures: Stop after this many consecutive failed trials of the study
             (:mod:`recsearch.study.limits`; ``None``: ``max(10, n_trials)``, ``0``: no limit).
+        pretrained: The source model of a fine-tuning study, as this worker's own command line
+            names it (a path, an MLflow model URI or a
+            :class:`~recsearch.study.pretrained.Pretrained`); it must be the study's.
 
     Returns:
         A :class:`WorkerResult`. When a signal stopped the worker, ``interrupted`` holds it.
@@ -385,6 +389,10 @@ def run_worker(
         _, recorded = load_study(study_name=study_name, storage=store)
         settings = _local_settings(recorded, dataset_options)
         set_threads(threads)
+        if pretrained is not None:
+            from recsearch.study.pretrained import load
+
+            overrides = dataclasses.replace(overrides or Overrides(), pretrained=load(pretrained))
         components = resolve(
             settings,
             worker_index=worker_index,
