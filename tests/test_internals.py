@@ -83,10 +83,29 @@ def test_private_optuna_attributes_are_read_only_through_internals() -> None:
     import recsearch
 
     root = Path(recsearch.__file__).parent
-    private = re.compile(r"\.(_storage|_study_id|_trial_id)\b")
+    private = re.compile(
+        r"\.(_storage|_study_id|_trial_id|_pruners|_get_bracket_id|_try_initialization"
+        r"|_min_resource|_reduction_factor|_min_early_stopping_rate)\b"
+    )
     found = [
         f"{path.relative_to(root)}:{n}"
         for path in sorted(root.rglob("*.py")) if path.name != "_internals.py"
         for n, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)
     ]
     assert found == []
+
+
+def test_optuna_hyperband_brackets_and_halving_settings() -> None:
+    from recsearch._internals import halving_settings
+    from recsearch._internals import hyperband_bracket
+
+    pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
+    assert halving_settings(pruner) == (1, 3, 0)
+    study = optuna.create_study(pruner=pruner)
+    trial = study.ask()
+    bracket = hyperband_bracket(pruner, study, trial)
+    assert isinstance(bracket, optuna.pruners.SuccessiveHalvingPruner)
+    low, eta, rate = halving_settings(bracket)
+    assert (low, eta) == (1, 3) and 0 <= rate <= 2
+    auto = optuna.pruners.HyperbandPruner()  # max_resource="auto": no brackets yet
+    assert hyperband_bracket(auto, optuna.create_study(pruner=auto), trial) is None

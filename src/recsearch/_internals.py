@@ -57,6 +57,8 @@ __all__ = [
     "RepairingJournalFileBackend",
     "explain_storage_error",
     "journal_backend",
+    "halving_settings",
+    "hyperband_bracket",
     "minimum_conditions",
     "stale_trial_ids",
     "storage_of",
@@ -89,6 +91,28 @@ def trial_id_of(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int:
 def stale_trial_ids(storage: BaseStorage, study_id: int) -> list[int]:
     """Trials the storage's heartbeat finds stale (``BaseHeartbeat._get_stale_trial_ids``)."""
     return list(storage._get_stale_trial_ids(study_id))  # type: ignore[attr-defined]
+
+
+def hyperband_bracket(pruner: Any, study: optuna.Study, trial: optuna.Trial) -> Any | None:
+    """The successive-halving pruner of ``trial``'s Hyperband bracket.
+
+    Reads ``_pruners`` and ``_get_bracket_id``; ``None`` before Hyperband has brackets
+    (``max_resource="auto"`` waits for a completed trial).
+    """
+    if not pruner._pruners:
+        pruner._try_initialization(study)
+    if not pruner._pruners:
+        return None
+    return pruner._pruners[pruner._get_bracket_id(study, trial)]
+
+
+def halving_settings(pruner: Any) -> tuple[Any, int, int]:
+    """``(min_resource, reduction_factor, min_early_stopping_rate)`` of a halving pruner.
+
+    A Hyperband pruner has no early-stopping rate (0); ``min_resource`` may be ``"auto"``.
+    """
+    return (pruner._min_resource, int(pruner._reduction_factor),
+            int(getattr(pruner, "_min_early_stopping_rate", 0)))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- configspace

@@ -44,6 +44,8 @@ import optuna
 from ConfigSpace import Configuration
 from ConfigSpace import ConfigurationSpace
 
+from recsearch._internals import halving_settings
+from recsearch._internals import hyperband_bracket
 from recsearch.data.schema import Dataset
 from recsearch.errors import InvalidParameterError
 from recsearch.failures import exception_kind
@@ -453,18 +455,15 @@ def first_rung(pruner: Any, trial: optuna.Trial, steps: Sequence[int]) -> int:
     pruners = optuna.pruners
     try:
         if isinstance(pruner, pruners.HyperbandPruner):
-            study = trial.study
-            if not pruner._pruners:
-                pruner._try_initialization(study)
-            if not pruner._pruners:
+            pruner = hyperband_bracket(pruner, trial.study, trial)
+            if pruner is None:
                 return last
-            pruner = pruner._pruners[pruner._get_bracket_id(study, trial)]
         if not isinstance(pruner, pruners.SuccessiveHalvingPruner):
             return 0
-        low = pruner._min_resource
+        low, eta, rate = halving_settings(pruner)
         if not isinstance(low, int):  # NOTE: "auto" is set by the first completed trial
             return last
-        decide = low * pruner._reduction_factor ** pruner._min_early_stopping_rate
+        decide = low * eta**rate
     except AttributeError:  # NOTE: Optuna's private layout changed: train every rung
         return 0
     return next((k for k, step in enumerate(steps) if step >= decide), last)

@@ -26,6 +26,7 @@ from typing import Any
 
 import optuna
 
+from recsearch._internals import halving_settings
 from recsearch.errors import InvalidParameterError
 from recsearch.redact import usable_options
 from recsearch.redact import usable_url
@@ -192,9 +193,8 @@ def _rows_halving(settings: StudySettings, pruner: Any) -> optuna.pruners.BasePr
         return None
     if not isinstance(pruner, optuna.pruners.HyperbandPruner):
         return None
-    return optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=pruner._min_resource, reduction_factor=pruner._reduction_factor
-    )
+    low, eta, _ = halving_settings(pruner)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=low, reduction_factor=eta)
 
 
 def build_objective(
