@@ -22,7 +22,6 @@ command line):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -525,7 +524,8 @@ def add_arguments(p: Any, *, prefix: str = "") -> None:
     p.add_argument(f"--{prefix}out", dest="retrain_out", default="reports", metavar="DIR",
                    help="folder of the report files")
     p.add_argument(f"--{prefix}patience", dest="retrain_patience", type=int, default=3,
-                   help=argparse.SUPPRESS)
+                   metavar="EPOCHS",
+                   help="epochs without improvement on valid before stopping (default 3)")
     if not prefix:
         p.add_argument("--study", required=True, help="the search study")
         p.add_argument("--storage", default=None, help="its Optuna storage URL")
