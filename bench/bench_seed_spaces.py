@@ -51,8 +51,8 @@ from recsearch.objectives.trainer import Budget
 from recsearch.objectives.trainer import train
 from recsearch.spaces import configuration_from_trial
 from recsearch.spaces import decode
-from recsearch.spaces import preset
 from recsearch.spaces import default_base
+from recsearch.spaces import preset
 from recsearch.spaces.decode import DEEPFM_BASE
 from recsearch.spec import TrainingSpec
 

@@ -132,18 +132,28 @@ def bare_epoch(ds: Dataset, device: torch.device, *, seed: int = 0) -> float:
     x_all = torch.from_numpy(ds.train.categorical).to(device)
     y_all = torch.from_numpy(ds.train.label).to(device)
     n = x_all.shape[0]
-    loss_fn = nn.BCEWithLogitsLoss()
     _sync(device)
     start = time.perf_counter()
-    perm = torch.randperm(n, device=device)
-    x, y = x_all[perm], y_all[perm]
-    for i in range(0, n, BATCH):
-        loss = loss_fn(model(x[i : i + BATCH]), y[i : i + BATCH])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _bare_loop(model, opt, x_all, y_all, batch=BATCH)
     _sync(device)
     return n / (time.perf_counter() - start)
+
+
+def _bare_loop(
+    model: nn.Module, opt: torch.optim.Optimizer, x_all: torch.Tensor, y_all: torch.Tensor, *,
+    batch: int, grad_clip: float = 0.0,
+) -> None:
+    """One shuffled epoch of plain steps (``grad_clip > 0``: ``clip_grad_norm_`` each step)."""
+    loss_fn = nn.BCEWithLogitsLoss()
+    perm = torch.randperm(x_all.shape[0], device=x_all.device)
+    x, y = x_all[perm], y_all[perm]
+    for i in range(0, x.shape[0], batch):
+        loss = loss_fn(model(x[i : i + batch]), y[i : i + batch])
+        opt.zero_grad()
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
 
 
 def bare_trial(
@@ -161,16 +171,7 @@ def bare_trial(
     x_all = torch.from_numpy(ds.train.categorical).to(device)
     y_all = torch.from_numpy(ds.train.label).to(device)
     n = x_all.shape[0]
-    loss_fn = nn.BCEWithLogitsLoss()
-    perm = torch.randperm(n, device=device)
-    x, y = x_all[perm], y_all[perm]
-    for i in range(0, n, batch):
-        loss = loss_fn(model(x[i : i + batch]), y[i : i + batch])
-        opt.zero_grad()
-        loss.backward()
-        if grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
+    _bare_loop(model, opt, x_all, y_all, batch=batch, grad_clip=grad_clip)
     xv = torch.from_numpy(ds.valid.categorical).to(device)
     with torch.inference_mode():
         model.eval()

@@ -73,6 +73,17 @@ def encode_column(
     return new_index[codes], int(ranked.shape[0]) + 1
 
 
+def value_codes(
+    row: np.ndarray, keys: np.ndarray, train_mask: np.ndarray, *, min_count: int = 1
+) -> tuple[np.ndarray, int]:
+    """The index of every exploded value and the vocabulary size, OOV included.
+
+    Index 0: outside the vocabulary that the training rows' values build.
+    """
+    vocab = build_vocab(keys[train_mask[row]], min_count=min_count)
+    return apply_vocab(keys, vocab), int(vocab[0].shape[0]) + 1
+
+
 def encode_multi_hot(
     row: np.ndarray,
     keys: np.ndarray,
@@ -81,7 +92,7 @@ def encode_multi_hot(
     *,
     min_count: int = 1,
     max_len: int | None = None,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, np.ndarray]:
     """Encode exploded multi-hot values into a padded ``(n_rows, L)`` matrix.
 
     Args:
@@ -93,14 +104,14 @@ def encode_multi_hot(
         max_len: Keep at most this many values per row (the first ones); ``None`` keeps all.
 
     Returns:
-        ``(matrix, vocab_size)``; values outside the vocabulary are dropped (index 0 is padding).
+        ``(matrix, vocab_size, codes)``: :func:`value_codes`' codes of every value; values outside
+        the vocabulary are dropped from the matrix (index 0 is padding).
     """
-    vocab = build_vocab(keys[train_mask[row]], min_count=min_count)
-    idx = apply_vocab(keys, vocab)
-    keep = idx > 0
-    row, idx = row[keep], idx[keep]
+    codes, size = value_codes(row, keys, train_mask, min_count=min_count)
+    keep = codes > 0
+    row, idx = row[keep], codes[keep]
     if row.shape[0] == 0:
-        return np.zeros((n_rows, 1), dtype=np.int64), int(vocab[0].shape[0]) + 1
+        return np.zeros((n_rows, 1), dtype=np.int64), size, codes
     starts = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
     lengths = np.diff(np.r_[starts, row.shape[0]])
     position = np.arange(row.shape[0]) - np.repeat(starts, lengths)
@@ -111,7 +122,7 @@ def encode_multi_hot(
         row, idx, position = row[sel], idx[sel], position[sel]
     out = np.zeros((n_rows, max(width, 1)), dtype=np.int64)
     out[row, position] = idx
-    return out, int(vocab[0].shape[0]) + 1
+    return out, size, codes
 
 
 def encode_sequence(
@@ -122,7 +133,7 @@ def encode_sequence(
     *,
     min_count: int = 1,
     max_len: int = 50,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, np.ndarray]:
     """Encode exploded, ordered sequence values into a left-padded ``(n_rows, L)`` matrix.
 
     The most recent ``max_len`` values of each row are kept (the last ones given), oldest first,
@@ -138,14 +149,13 @@ def encode_sequence(
         max_len: Longest kept history.
 
     Returns:
-        ``(matrix, vocab_size)``.
+        ``(matrix, vocab_size, codes)`` as :func:`encode_multi_hot`.
     """
-    vocab = build_vocab(keys[train_mask[row]], min_count=min_count)
-    idx = apply_vocab(keys, vocab)
-    keep = idx > 0
-    row, idx = row[keep], idx[keep]
+    codes, size = value_codes(row, keys, train_mask, min_count=min_count)
+    keep = codes > 0
+    row, idx = row[keep], codes[keep]
     if row.shape[0] == 0:
-        return np.zeros((n_rows, 1), dtype=np.int64), int(vocab[0].shape[0]) + 1
+        return np.zeros((n_rows, 1), dtype=np.int64), size, codes
     lengths = np.bincount(row, minlength=n_rows)
     ends = np.cumsum(lengths)
     from_end = np.repeat(ends, lengths) - np.arange(row.shape[0]) - 1  # 0 = most recent
@@ -153,7 +163,7 @@ def encode_sequence(
     sel = from_end < width
     out = np.zeros((n_rows, max(width, 1)), dtype=np.int64)
     out[row[sel], width - 1 - from_end[sel]] = idx[sel]
-    return out, int(vocab[0].shape[0]) + 1
+    return out, size, codes
 
 
 def split_tokens(values: pd.Series, sep: str, *, with_values: bool = False) -> Any:

@@ -13,8 +13,6 @@ import pandas as pd
 
 from recsearch.data import _stream
 from recsearch.data._assemble import assemble
-from recsearch.data._encode import apply_vocab
-from recsearch.data._encode import build_vocab
 from recsearch.data._encode import encode_column
 from recsearch.data._encode import encode_multi_hot
 from recsearch.data._encode import encode_sequence
@@ -279,13 +277,12 @@ def from_frame(
     mh_cols = []
     for col in multi_hot:
         row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
-        matrix, vocab = encode_multi_hot(
+        matrix, vocab, codes = encode_multi_hot(
             row, keys, n, train_mask, min_count=min_count, max_len=multi_hot_max_len
         )
         mh_cols.append(matrix)
         fields.append((col, "multi_hot", vocab))
-        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
-        vocabularies[col] = vocabulary(tokens, index, vocab)
+        vocabularies[col] = vocabulary(tokens, codes, vocab)
     seq_cols = []
     for col in sequence:
         check_sequence_cells(df[col], source=src, column=col, first_line=first_line)
@@ -294,13 +291,12 @@ def from_frame(
                                  column=col, time_column=sequence_time[col],
                                  first_line=first_line)  # fmt: skip
         row, keys, tokens = split_tokens(df[col], multi_hot_sep, with_values=True)
-        matrix, vocab = encode_sequence(
+        matrix, vocab, codes = encode_sequence(
             row, keys, n, train_mask, min_count=min_count, max_len=int(sequence_max_len)
         )
         seq_cols.append(matrix)
         fields.append((col, "sequence", vocab))
-        index = apply_vocab(keys, build_vocab(keys[train_mask[row]], min_count=min_count))
-        vocabularies[col] = vocabulary(tokens, index, vocab)  # NOTE: a deployed model reads it
+        vocabularies[col] = vocabulary(tokens, codes, vocab)  # NOTE: a deployed model reads it
     encoder = Encoder(
         fields=tuple((name, kind) for name, kind, _ in fields),
         vocabularies=vocabularies,

@@ -117,11 +117,15 @@ def spent_epochs(
     study: optuna.Study, settings: StudySettings, *, before: int | None = None
 ) -> float:
     """Epoch-equivalents the study's finished trials consumed (those numbered below ``before``)."""
+    trials = study.get_trials(deepcopy=False)
+    return _spent([t for t in trials if before is None or t.number < before], settings)
+
+
+def _spent(trials: list[FrozenTrial], settings: StudySettings) -> float:
     return sum(
         trial_epochs(t, epochs_per_trial=settings.budget_epochs)
-        for t in study.get_trials(deepcopy=False)
-        if t.state.is_finished() and (before is None or t.number < before)
-        and failure_kind(t) not in NOT_COUNTED
+        for t in trials
+        if t.state.is_finished() and failure_kind(t) not in NOT_COUNTED
     )
 
 
@@ -159,23 +163,18 @@ class TrialRunner:
             if FIXED_PARAMS_ATTR not in trial.storage.get_trial_system_attrs(trial_id_of(trial)):
                 self._not_run(trial, "surplus", f"{FAILURE_SURPLUS}: no enqueued trial left")
             return
+        earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
         ahead = sum(
-            1
-            for t in trial.study.get_trials(deepcopy=False)
-            if t.number < trial.number
-            and t.state in (*COUNTED_STATES, TrialState.RUNNING, TrialState.WAITING)
+            t.state in (*COUNTED_STATES, TrialState.RUNNING, TrialState.WAITING) for t in earlier
         )
         if ahead >= self.target:
             self._not_run(trial, "surplus", f"{FAILURE_SURPLUS}: the study already has its trials")
         if settings is not None and settings.budget_total is not None:
-            spent = spent_epochs(trial.study, settings, before=trial.number)
+            spent = _spent(earlier, settings)
             # NOTE: trials numbered before this one that still run count at a full trial's
             # budget: two workers that both saw budget left cannot both spend it (the later
             # number waits; if the earlier trial fails, the budget is free again).
-            running = sum(
-                1 for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                if t.number < trial.number
-            )
+            running = sum(t.state == TrialState.RUNNING for t in earlier)
             if spent + running * settings.budget_epochs >= settings.budget_total - 1e-9:
                 self._not_run(
                     trial, "budget", f"{FAILURE_BUDGET}: the study spent its {spent:g} epochs"
